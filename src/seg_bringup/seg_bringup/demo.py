@@ -1,0 +1,125 @@
+"""Live demo: edge and cloud nodes as separate processes over Fast DDS, segmenting a generated drive.
+
+Leaves in --out: summary.json (frames, latency per stage, bandwidth, live mIoU), strip.png
+(overlay | predicted mask | ground truth for a few frames), overlay.mp4 and nodes.log.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+import yaml
+from rclpy.executors import SingleThreadedExecutor
+
+from seg_core.classes import colorize
+
+from .observer import PipelineObserver
+from .runner import Graph, default_params_file, parse_overrides
+
+
+def segmentation_model(overrides: dict[str, dict[str, str]]) -> dict:
+    """Which model the cloud side will run and whether it has trained weights."""
+    from seg_core.models import default_weights
+    params = yaml.safe_load(default_params_file("cloud").read_text())["segmentation"]["ros__parameters"]
+    params.update(overrides.get("segmentation", {}))
+    weights = params.get("weights") or default_weights(params["model"])
+    return {"model": params["model"], "weights": str(weights) if weights else None,
+            "untrained": not weights}
+
+
+def write_strip(observer: PipelineObserver, path: Path, rows: int = 4) -> int:
+    """Rows of overlay | predicted mask | ground-truth mask for frames spread over the run."""
+    import cv2
+    frames = [(s, o) for s, o in observer.overlays if observer.truth_for(s) is not None]
+    if not frames:
+        return 0
+    picks = [frames[i] for i in np.linspace(0, len(frames) - 1, min(rows, len(frames))).astype(int)]
+    strip = []
+    for stamp, over in picks:
+        labels = observer.predicted_for(stamp)
+        truth = observer.truth_for(stamp)
+        pred = colorize(labels) if labels is not None else np.zeros_like(over)
+        strip.append(np.concatenate([over, pred, colorize(truth)], axis=1))
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(strip, axis=0), cv2.COLOR_RGB2BGR))
+    return len(picks)
+
+
+def write_video(frames: list[np.ndarray], path: Path, fps: float) -> int:
+    import av
+    if not frames:
+        return 0
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=max(1, round(fps)))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode(None))
+    return len(frames)
+
+
+def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], startup_timeout: float,
+             log=print) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    model = segmentation_model(overrides)
+    if model["untrained"]:
+        log(f"WARNING: {model['model']} has NO TRAINED WEIGHTS; the masks below are noise.")
+    rclpy.init()
+    observer = PipelineObserver()
+    executor = SingleThreadedExecutor()
+    executor.add_node(observer)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    with open(out / "nodes.log", "w") as node_log, Graph(["edge", "cloud"], overrides, output=node_log) as graph:
+        log(f"demo: started {', '.join(graph.processes)}; waiting for the first labels "
+            f"(node output: {out / 'nodes.log'})")
+        deadline = time.monotonic() + startup_timeout
+        while not observer.label_arrivals:
+            if graph.exited() or time.monotonic() > deadline:
+                raise RuntimeError(f"no labels within {startup_timeout:.0f} s; exited nodes: {graph.exited()}; "
+                                   f"see {out / 'nodes.log'}")
+            time.sleep(0.2)
+        observer.reset()
+        start = time.monotonic()
+        while (elapsed := time.monotonic() - start) < duration:
+            time.sleep(1.0)
+            log(f"demo: {elapsed:5.1f}/{duration:.0f} s  frames out {len(observer.label_arrivals):4d}  "
+                f"live mIoU {observer.confusion.miou() if observer.scored else float('nan'):.3f}")
+        summary = observer.summarize(time.monotonic() - start)
+    executor.shutdown()
+    observer.destroy_node()
+    rclpy.shutdown()
+    summary["model"] = model
+    overlays = [o for _, o in observer.overlays]
+    summary["files"] = {
+        "strip_png": str(out / "strip.png") if write_strip(observer, out / "strip.png") else None,
+        "overlay_mp4": str(out / "overlay.mp4") if write_video(overlays, out / "overlay.mp4",
+                                                               summary["output_fps"]) else None,
+        "nodes_log": str(out / "nodes.log"),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds measured after the first labels")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"))
+    parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    parser.add_argument("--startup-timeout", type=float, default=180.0)
+    args = parser.parse_args(argv)
+    summary = run_demo(args.duration, args.out, parse_overrides(args.set), args.startup_timeout)
+    print(json.dumps(summary, indent=2))
+    if summary["model"]["untrained"]:
+        print("WARNING: the model ran with UNTRAINED weights; masks are noise.", file=sys.stderr)
+    return 0 if summary["frames_out"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

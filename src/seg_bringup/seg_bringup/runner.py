@@ -1,0 +1,149 @@
+"""Starts a side's nodes as separate processes, the way `ros2 launch` would, without launch installed.
+
+    python -m seg_bringup.runner edge cloud --set camera.rate=15 --duration 30
+
+Same executables, parameter files and remappings as launch/<side>.launch.py (both read graph.py).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
+
+from .graph import NodeSpec, side_nodes
+
+
+def default_params_file(side: str) -> Path:
+    return Path(get_package_share_directory("seg_bringup")) / "config" / f"{side}.yaml"
+
+
+def node_command(spec: NodeSpec, params_file: Path, overrides: dict[str, str] | None = None,
+                 log_level: str = "info") -> list[str]:
+    exe = Path(get_package_prefix(spec.package)) / "lib" / spec.package / spec.executable
+    if not exe.exists():
+        raise FileNotFoundError(f"executable {exe} not found; build the workspace (scripts/setup.sh)")
+    cmd = [str(exe), "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file),
+           "--log-level", log_level]
+    for src, dst in spec.remappings:
+        cmd += ["-r", f"{src}:={dst}"]
+    for key, value in (overrides or {}).items():
+        cmd += ["-p", f"{key}:={value}"]
+    return cmd
+
+
+def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
+    """'node.param=value' strings -> {node: {param: value}}."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        node, dot, param = key.partition(".")
+        if not (sep and dot and node and param):
+            raise ValueError(f"override '{item}' is not of the form node.param=value")
+        out.setdefault(node, {})[param] = value
+    return out
+
+
+class Graph:
+    """The processes of one or more sides; output lines are prefixed with the node name."""
+
+    def __init__(self, sides: list[str], overrides: dict[str, dict[str, str]] | None = None,
+                 params_files: dict[str, Path] | None = None, log_level: str = "info",
+                 env: dict[str, str] | None = None, output=sys.stdout):
+        overrides = overrides or {}
+        self.specs = [spec for side in sides for spec in side_nodes(side)]
+        known = {spec.name for spec in self.specs}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"overrides name unknown nodes {sorted(unknown)}; nodes: {sorted(known)}")
+        self._commands = {
+            spec.name: node_command(spec, (params_files or {}).get(side) or default_params_file(side),
+                                    overrides.get(spec.name), log_level)
+            for side in sides for spec in side_nodes(side)
+        }
+        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._output = output
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+
+    def start(self, name: str | None = None) -> None:
+        """Start every node (or the one named); a node already running is left alone."""
+        for node, cmd in self._commands.items():
+            if name not in (None, node) or (node in self.processes and self.processes[node].poll() is None):
+                continue
+            proc = subprocess.Popen(cmd, env=self._env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, start_new_session=True)
+            self.processes[node] = proc
+            threading.Thread(target=self._pump, args=(node, proc), daemon=True).start()
+
+    def _pump(self, node: str, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            with self._lock:
+                self._output.write(f"[{node}] {line}")
+                self._output.flush()
+
+    def stop(self, name: str | None = None, sig: int = signal.SIGINT, timeout: float = 10.0) -> dict[str, int]:
+        """Stop every node (or the one named): SIGINT, then SIGKILL after `timeout`. Returns exit codes."""
+        targets = {n: p for n, p in self.processes.items() if name in (None, n)}
+        for proc in targets.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, sig)
+        codes = {}
+        for node, proc in targets.items():
+            try:
+                codes[node] = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                codes[node] = proc.wait()
+        return codes
+
+    def exited(self) -> dict[str, int]:
+        return {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
+
+    def __enter__(self) -> "Graph":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sides", nargs="+", choices=["edge", "cloud"])
+    parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                        help="override a parameter of one node (repeatable)")
+    parser.add_argument("--params-file", action="append", default=[], metavar="SIDE=PATH",
+                        help="use another parameter file for a side")
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0 = until Ctrl-C")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    try:
+        files = {k: Path(v) for k, _, v in (item.partition("=") for item in args.params_file)}
+        graph = Graph(args.sides, parse_overrides(args.set), files, args.log_level)
+    except (ValueError, FileNotFoundError) as exc:
+        parser.error(str(exc))
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with graph:
+        deadline = time.monotonic() + args.duration if args.duration > 0 else None
+        while not stop.wait(0.2):
+            if deadline and time.monotonic() > deadline:
+                break
+            if len(graph.exited()) == len(graph.processes):
+                break
+    failed = {n: c for n, c in graph.exited().items() if c not in (0, -signal.SIGINT)}
+    for node, code in failed.items():
+        print(f"runner: {node} exited with {code}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cloud nodes: H.264 decoder and DeepLabV3 segmentation."""

@@ -1,0 +1,1 @@
+"""ROS-free core of the segmentation product: scenes, codec, models, metrics."""

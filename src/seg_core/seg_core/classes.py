@@ -1,0 +1,50 @@
+"""Cityscapes train-id classes, the colour palette and label/colour conversions."""
+from __future__ import annotations
+
+import numpy as np
+
+IGNORE_ID = 255
+
+CITYSCAPES_CLASSES = (
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
+    "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
+    "truck", "bus", "train", "motorcycle", "bicycle",
+)
+
+CITYSCAPES_PALETTE = np.array(
+    [
+        (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156),
+        (190, 153, 153), (153, 153, 153), (250, 170, 30), (220, 220, 0),
+        (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
+        (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100),
+        (0, 0, 230), (119, 11, 32),
+    ],
+    dtype=np.uint8,
+)
+
+NUM_CLASSES = len(CITYSCAPES_CLASSES)
+
+# Lookup table over all 256 label values: unknown ids and IGNORE_ID render black.
+_COLOUR_LUT = np.zeros((256, 3), dtype=np.uint8)
+_COLOUR_LUT[:NUM_CLASSES] = CITYSCAPES_PALETTE
+
+
+def colorize(labels: np.ndarray) -> np.ndarray:
+    """Map an HxW uint8 label image to an HxWx3 rgb8 image with the Cityscapes palette."""
+    if labels.dtype != np.uint8 or labels.ndim != 2:
+        raise ValueError(f"labels must be a 2-D uint8 array, got {labels.dtype} {labels.shape}")
+    return _COLOUR_LUT[labels]
+
+
+def overlay(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend the colour mask over an rgb8 image; unlabeled pixels keep the image."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be within [0, 1], got {alpha}")
+    if rgb.shape[:2] != labels.shape:
+        raise ValueError(f"image {rgb.shape[:2]} and labels {labels.shape} differ in size")
+    mask = colorize(labels)
+    blended = (rgb.astype(np.float32) * (1.0 - alpha) + mask.astype(np.float32) * alpha)
+    out = blended.round().astype(np.uint8)
+    unlabeled = labels >= NUM_CLASSES
+    out[unlabeled] = rgb[unlabeled]
+    return out

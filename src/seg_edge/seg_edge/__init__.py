@@ -1,0 +1,1 @@
+"""Edge nodes: camera and H.264 encoder."""

@@ -1,0 +1,1 @@
+"""ROS glue shared by the segmentation nodes."""

@@ -48,8 +48,6 @@ class H264DecoderNode(PipelineNode):
         except DecodeError as exc:
             self._request_keyframe(f"packet pts {msg.pts}: {exc}")
             return
-        if rgb is None:
-            return
         image = array_to_image(rgb, msg.header, "rgb8")
         if self.publish(self._image_pub, image):
             self.report_timing(msg.header, received, started, len(image.data))

@@ -49,3 +49,21 @@ def array_to_image(array: np.ndarray, header, encoding: str) -> Image:
     msg.step = msg.width * channels
     msg.data = np.ascontiguousarray(array).tobytes()
     return msg
+
+
+def labels_to_png(labels: np.ndarray) -> bytes:
+    """PNG bytes of an HxW uint8 label image (lossless; label images compress ~20-50x)."""
+    import cv2
+    ok, buf = cv2.imencode(".png", labels, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise ValueError(f"cannot PNG-encode labels of shape {labels.shape}")
+    return buf.tobytes()
+
+
+def png_to_labels(data: bytes) -> np.ndarray:
+    """Inverse of labels_to_png; ValueError if the bytes are not a single-channel PNG."""
+    import cv2
+    labels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if labels is None or labels.ndim != 2 or labels.dtype != np.uint8:
+        raise ValueError("compressed labels are not a single-channel 8-bit PNG")
+    return labels

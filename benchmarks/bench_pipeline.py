@@ -1,0 +1,67 @@
+"""Pipeline benchmark: camera -> H.264 -> DDS -> decode -> segmentation, all as separate processes.
+
+Prints JSON: per-stage latency (median/p95), codec+transport overhead beyond inference, H.264 vs
+raw bandwidth, and pipeline output fps against the model's standalone fps on this machine.
+
+    source scripts/env.sh && python benchmarks/bench_pipeline.py --duration 30
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from seg_bringup.demo import run_demo, segmentation_model
+from seg_bringup.runner import parse_overrides
+
+
+def standalone_fps(model: str, width: int, height: int, frames: int, threads: int | None) -> dict:
+    """The model alone on generated frames of the camera's size: the ceiling for the pipeline."""
+    from seg_core.inference import Segmenter
+    from seg_core.scene import DrivingSequence
+    seq = DrivingSequence(7, width, height)
+    images = [seq.frame(i)[0] for i in range(8)]
+    seg = Segmenter(model, threads=threads)
+    for rgb in images[:3]:
+        seg.predict(rgb)
+    start = time.perf_counter()
+    for i in range(frames):
+        seg.predict(images[i % len(images)])
+    elapsed = time.perf_counter() - start
+    return {"fps": round(frames / elapsed, 2), "ms_per_frame": round(1000 * elapsed / frames, 1),
+            "input_size": list(seg.input_size), "frames": frames}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--rate", type=float, default=30.0)
+    parser.add_argument("--standalone-frames", type=int, default=60)
+    parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    parser.add_argument("--out", type=Path, default=Path("out/bench_pipeline"))
+    args = parser.parse_args()
+    overrides = parse_overrides([f"camera.width={args.width}", f"camera.height={args.height}",
+                                 f"camera.rate={args.rate}", *args.set])
+    model = segmentation_model(overrides)
+    threads = int(overrides.get("segmentation", {}).get("threads", 0)) or None
+    print(f"bench: model {model['model']} standalone ...", flush=True)
+    alone = standalone_fps(model["model"], args.width, args.height, args.standalone_frames, threads)
+    print(f"bench: standalone {alone['fps']} fps; running the pipeline for {args.duration:.0f} s ...", flush=True)
+    summary = run_demo(args.duration, args.out, overrides, startup_timeout=180.0,
+                       log=lambda line: print(line, flush=True))
+    result = {
+        "config": {"width": args.width, "height": args.height, "rate": args.rate, "overrides": overrides},
+        "model": model,
+        "standalone": alone,
+        "pipeline": summary,
+        "output_fps_vs_standalone": round(summary["output_fps"] / alone["fps"], 3),
+    }
+    (args.out / "bench.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

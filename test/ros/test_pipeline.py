@@ -108,7 +108,8 @@ def test_corrupt_packet_mid_stream_recovers_after_one_keyframe_request(ros_node,
         pub.publish(bad)
         assert wait_for(lambda: "requesting a keyframe: packet pts 1000000000" in pipeline["log"].getvalue(), 5)
         assert wait_for(lambda: rec["decoded"].since(t0 + 0.05), 5), "decoder did not recover"
-        assert wait_for(lambda: rec["labels"].since(time.monotonic()), 10), "labels stopped after corruption"
+        t1 = time.monotonic()
+        assert wait_for(lambda: rec["labels"].since(t1), 10), "labels stopped after corruption"
         assert not pipeline["graph"].exited()
     finally:
         ros_node.destroy_publisher(pub)

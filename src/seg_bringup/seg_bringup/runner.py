@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
@@ -50,34 +51,43 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
     return out
 
 
+@dataclass
+class Host:
+    """Where a side's processes run: a command prefix (e.g. `ip netns exec NAME`) and extra environment."""
+    prefix: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
 class Graph:
     """The processes of one or more sides; output lines are prefixed with the node name."""
 
     def __init__(self, sides: list[str], overrides: dict[str, dict[str, str]] | None = None,
                  params_files: dict[str, Path] | None = None, log_level: str = "info",
-                 env: dict[str, str] | None = None, output=sys.stdout):
+                 env: dict[str, str] | None = None, output=sys.stdout,
+                 hosts: dict[str, Host] | None = None):
         overrides = overrides or {}
-        self.specs = [spec for side in sides for spec in side_nodes(side)]
-        known = {spec.name for spec in self.specs}
+        known = {spec.name for side in sides for spec in side_nodes(side)}
         unknown = set(overrides) - known
         if unknown:
             raise ValueError(f"overrides name unknown nodes {sorted(unknown)}; nodes: {sorted(known)}")
-        self._commands = {
-            spec.name: node_command(spec, (params_files or {}).get(side) or default_params_file(side),
-                                    overrides.get(spec.name), log_level)
-            for side in sides for spec in side_nodes(side)
-        }
-        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        base_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._launch: dict[str, tuple[list[str], dict[str, str]]] = {}
+        for side in sides:
+            host = (hosts or {}).get(side, Host())
+            params_file = (params_files or {}).get(side) or default_params_file(side)
+            for spec in side_nodes(side):
+                cmd = node_command(spec, params_file, overrides.get(spec.name), log_level)
+                self._launch[spec.name] = (host.prefix + cmd, {**base_env, **host.env})
         self._output = output
         self.processes: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
 
     def start(self, name: str | None = None) -> None:
         """Start every node (or the one named); a node already running is left alone."""
-        for node, cmd in self._commands.items():
+        for node, (cmd, env) in self._launch.items():
             if name not in (None, node) or (node in self.processes and self.processes[node].poll() is None):
                 continue
-            proc = subprocess.Popen(cmd, env=self._env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, start_new_session=True)
             self.processes[node] = proc
             threading.Thread(target=self._pump, args=(node, proc), daemon=True).start()

@@ -49,8 +49,9 @@ class H264DecoderNode(PipelineNode):
             self._request_keyframe(f"packet pts {msg.pts}: {exc}")
             return
         image = array_to_image(rgb, msg.header, "rgb8")
+        handed = self.now_msg()
         if self.publish(self._image_pub, image):
-            self.report_timing(msg.header, received, started, len(image.data))
+            self.report_timing(msg.header, received, started, handed, len(image.data))
 
 
 def main(args=None):

@@ -73,12 +73,13 @@ class CameraNode(PipelineNode):
             return
         header = Header(stamp=stamp, frame_id=self.params["frame_id"])
         image = array_to_image(frame.rgb, header, "rgb8")
+        handed = self.now_msg()
         self.publish(self._image_pub, image)
         self._info.header = header
         self.publish(self._info_pub, self._info)
         if self._truth_pub is not None and frame.labels is not None:
             self.publish(self._truth_pub, array_to_image(frame.labels, header, "mono8"))
-        self.report_timing(header, stamp, stamp, len(image.data))
+        self.report_timing(header, stamp, stamp, handed, len(image.data))
 
 
 def main(args=None):

@@ -69,8 +69,9 @@ class H264EncoderNode(PipelineNode):
                             encoding=f"h264;yuv420p;rgb8;{msg.encoding}", pts=frame.pts,
                             flags=H264Packet.FLAG_KEYFRAME if frame.keyframe else 0,
                             is_bigendian=False, data=frame.data)
+        handed = self.now_msg()
         if self.publish(self._packet_pub, packet):
-            self.report_timing(msg.header, received, started, len(frame.data))
+            self.report_timing(msg.header, received, started, handed, len(frame.data))
         elif not frame.keyframe:
             self._keyframe_wanted = True  # subscribers miss this packet's reference: resync soon
 

@@ -55,10 +55,10 @@ class PipelineNode(Node):
                                     throttle_duration_sec=1.0)
             return False
 
-    def report_timing(self, header, received, started, output_bytes: int) -> None:
-        """Publish when this stage got the frame with `header`, began on it and finished with it."""
+    def report_timing(self, header, received, started, handed, output_bytes: int) -> None:
+        """Publish when this stage got the frame with `header`, began on it and handed on its output."""
         msg = StageTiming(header=header, stage=self.STAGE, input_received=received,
-                          processing_started=started, output_published=self.now_msg(),
+                          processing_started=started, output_published=handed,
                           output_bytes=output_bytes)
         self.publish(self._timing_pub, msg)
 

@@ -77,8 +77,10 @@ class SegmentationNode(PipelineNode):
             self.get_logger().error(f"dropping image: {exc}", throttle_duration_sec=2.0)
             return
         labels = self._segmenter.predict(rgb)
-        self.publish(self._labels_pub, array_to_image(labels, msg.header, "mono8"))
-        self.report_timing(msg.header, received, started, labels.nbytes)
+        labels_msg = array_to_image(labels, msg.header, "mono8")
+        handed = self.now_msg()
+        self.publish(self._labels_pub, labels_msg)
+        self.report_timing(msg.header, received, started, handed, labels.nbytes)
         if self._png_pub is not None:
             self.publish(self._png_pub, CompressedImage(header=msg.header, format="mono8; png compressed",
                                                         data=labels_to_png(labels)))

@@ -45,7 +45,10 @@ def write_strip(observer: PipelineObserver, path: Path, rows: int = 4) -> int:
         labels = observer.predicted_for(stamp)
         truth = observer.truth_for(stamp)
         pred = colorize(labels) if labels is not None else np.zeros_like(over)
-        strip.append(np.concatenate([over, pred, colorize(truth)], axis=1))
+        tiles = [over.copy(), pred, colorize(truth)]
+        for tile, title in zip(tiles, ("overlay", "predicted labels", "ground truth")):
+            cv2.putText(tile, title, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+        strip.append(np.concatenate(tiles, axis=1))
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(strip, axis=0), cv2.COLOR_RGB2BGR))
     return len(picks)
 

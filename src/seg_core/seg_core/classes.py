@@ -1,6 +1,7 @@
 """Cityscapes train-id classes, the colour palette and label/colour conversions."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 IGNORE_ID = 255
@@ -24,16 +25,16 @@ CITYSCAPES_PALETTE = np.array(
 
 NUM_CLASSES = len(CITYSCAPES_CLASSES)
 
-# Lookup table over all 256 label values: unknown ids and IGNORE_ID render black.
-_COLOUR_LUT = np.zeros((256, 3), dtype=np.uint8)
-_COLOUR_LUT[:NUM_CLASSES] = CITYSCAPES_PALETTE
+# Lookup table over all 256 label values (for cv2.LUT): unknown ids and IGNORE_ID render black.
+_COLOUR_LUT = np.zeros((256, 1, 3), dtype=np.uint8)
+_COLOUR_LUT[:NUM_CLASSES, 0] = CITYSCAPES_PALETTE
 
 
 def colorize(labels: np.ndarray) -> np.ndarray:
     """Map an HxW uint8 label image to an HxWx3 rgb8 image with the Cityscapes palette."""
     if labels.dtype != np.uint8 or labels.ndim != 2:
         raise ValueError(f"labels must be a 2-D uint8 array, got {labels.dtype} {labels.shape}")
-    return _COLOUR_LUT[labels]
+    return cv2.LUT(cv2.merge([labels, labels, labels]), _COLOUR_LUT)
 
 
 def overlay(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -42,9 +43,6 @@ def overlay(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarr
         raise ValueError(f"alpha must be within [0, 1], got {alpha}")
     if rgb.shape[:2] != labels.shape:
         raise ValueError(f"image {rgb.shape[:2]} and labels {labels.shape} differ in size")
-    mask = colorize(labels)
-    blended = (rgb.astype(np.float32) * (1.0 - alpha) + mask.astype(np.float32) * alpha)
-    out = blended.round().astype(np.uint8)
-    unlabeled = labels >= NUM_CLASSES
-    out[unlabeled] = rgb[unlabeled]
+    out = cv2.addWeighted(rgb, 1.0 - alpha, colorize(labels), alpha, 0.0)
+    np.copyto(out, rgb, where=(labels >= NUM_CLASSES)[..., None])
     return out

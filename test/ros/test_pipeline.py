@@ -134,6 +134,7 @@ def test_wrong_encoding_is_logged_and_dropped(ros_node, pipeline):
     ("segmentation", "overlay_alpha", "2.0", "overlay_alpha 2.0 must be within 0..1"),
     ("h264_encoder", "crf", "80", "crf"),
     ("camera", "source", "webcam", "source 'webcam' is not one of"),
+    ("segmentation", "weights", "/nonexistent/model.pt", "/nonexistent/model.pt"),
 ])
 def test_bad_parameter_exits_with_a_clear_error(ros_domain, node, param, value, message):
     side = "edge" if node in {s.name for s in side_nodes("edge")} else "cloud"

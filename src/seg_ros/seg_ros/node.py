@@ -74,14 +74,14 @@ def run(node_class: type[PipelineNode], args=None) -> None:
     rclpy.init(args=args)
     node = None
     try:
-        node = node_class()
+        try:
+            node = node_class()
+        except (ValueError, FileNotFoundError, RuntimeError) as exc:  # bad parameters, missing files
+            rclpy.logging.get_logger(node_class.__name__).fatal(f"cannot start: {exc}")
+            sys.exit(2)
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ValueError, FileNotFoundError) as exc:
-        name = node.get_name() if node else node_class.__name__
-        rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}")
-        sys.exit(2)
     finally:
         if node is not None:
             node.destroy_node()

@@ -35,7 +35,7 @@ class H264DecoderNode(PipelineNode):
         if self._last_request is not None and (now - self._last_request).nanoseconds < interval:
             return
         self._last_request = now
-        self.get_logger().warn(f"requesting a keyframe: {reason}", throttle_duration_sec=1.0)
+        self.get_logger().warning(f"requesting a keyframe: {reason}", throttle_duration_sec=1.0)
         self.publish(self._request_pub,
                      KeyframeRequest(header=Header(stamp=now.to_msg(), frame_id=self.get_fully_qualified_name()),
                                      reason=reason))

@@ -49,7 +49,7 @@ class H264EncoderNode(PipelineNode):
         w, h = (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))
         if self._encoder is None or (self._encoder.width, self._encoder.height) != (w, h):
             if self._encoder is not None:
-                self.get_logger().warn(f"input size changed; restarting encoder at {w}x{h}")
+                self.get_logger().warning(f"input size changed; restarting encoder at {w}x{h}")
             self._encoder = H264Encoder(w, h, self._config)
         return self._encoder
 

@@ -1,0 +1,1 @@
+"""Zenoh bridge for the WAN between the edge and the cloud host."""

@@ -2,7 +2,7 @@
 
     publisher (domain A) -> edge_bridge -> Zenoh tcp/127.0.0.1 -> cloud_bridge -> subscriber (domain B)
 
-Both bridges run as separate processes with the product's bridge_edge.yaml / bridge_cloud.yaml
+Both bridges run as separate processes with the product's edge_bridge.yaml / cloud_bridge.yaml
 (peer mode, the cloud one listening); this process publishes on one domain and receives on the other,
 so latency is one clock. Phases: each --sizes at --rate for --duration s, then a flood (back-to-back
 publishing) of the largest size for --flood s. Prints JSON.
@@ -44,7 +44,7 @@ def free_port() -> int:
 
 def start_bridge(side: str, domain: int, overrides: dict, tmp: Path) -> subprocess.Popen:
     share = Path(get_package_share_directory("seg_bringup")) / "config"
-    params = yaml.safe_load((share / f"bridge_{side}.yaml").read_text())[f"{side}_bridge"]["ros__parameters"]
+    params = yaml.safe_load((share / f"{side}_bridge.yaml").read_text())[f"{side}_bridge"]["ros__parameters"]
     params.update(overrides)
     path = tmp / f"{side}.yaml"
     path.write_text(yaml.safe_dump({f"{side}_bridge": {"ros__parameters": params}}))
@@ -179,7 +179,7 @@ def main() -> None:
             cloud_side.close()
     result = {
         "path": "publisher -> DDS -> edge_bridge -> Zenoh tcp/127.0.0.1 -> cloud_bridge -> DDS -> subscriber",
-        "route": "/camera/image_raw/h264 (best_effort, congestion control drop, as in bridge_edge.yaml)",
+        "route": "/camera/image_raw/h264 (best_effort, congestion control drop, as in edge_bridge.yaml)",
         "host": {"cpus": os.cpu_count(), "rmw": os.environ.get("RMW_IMPLEMENTATION", "")},
         "phases": phases,
     }

@@ -16,6 +16,10 @@ from seg_bringup.demo import run_demo, segmentation_model
 from seg_bringup.runner import parse_overrides
 
 
+# The edge-to-cloud path alone (no on-robot fallback), so the cloud model is what is measured.
+PIPELINE_NODES = ["camera", "h264_encoder", "h264_decoder", "segmentation"]
+
+
 def standalone_fps(model: str, width: int, height: int, frames: int, threads: int | None) -> dict:
     """The model alone on generated frames of the camera's size: the ceiling for the pipeline."""
     from seg_core.inference import Segmenter
@@ -51,7 +55,8 @@ def main() -> None:
     alone = standalone_fps(model["model"], args.width, args.height, args.standalone_frames, threads)
     print(f"bench: standalone {alone['fps']} fps; running the pipeline for {args.duration:.0f} s ...", flush=True)
     summary = run_demo(args.duration, args.out, overrides, startup_timeout=180.0,
-                       log=lambda line: print(line, flush=True))
+                       log=lambda line: print(line, flush=True), nodes=PIPELINE_NODES,
+                       outputs="/cloud/segmentation")
     result = {
         "config": {"width": args.width, "height": args.height, "rate": args.rate, "overrides": overrides},
         "model": model,

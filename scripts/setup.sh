@@ -37,6 +37,8 @@ np_inc="$("$venv/bin/python" -c 'import numpy; print(numpy.get_include())')"
 source "$venv/bin/activate"
 export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
 echo "setup: colcon build"
+# Files renamed or removed since the last build leave dangling links behind in a symlink install.
+[ -d build ] && find build install -xtype l -delete 2>/dev/null || true
 colcon --log-base log build --symlink-install --metas colcon.meta \
   --event-handlers console_cohesion- summary+ status- \
   --cmake-args -DPython3_EXECUTABLE="$venv/bin/python"

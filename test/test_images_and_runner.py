@@ -6,7 +6,7 @@ pytest.importorskip("rclpy", reason="ROS 2 not available: source scripts/env.sh"
 
 from std_msgs.msg import Header  # noqa: E402
 
-from seg_bringup.graph import GRAPHS, side_nodes  # noqa: E402
+from seg_bringup.graph import GRAPHS, group_nodes  # noqa: E402
 from seg_bringup.runner import default_params_file, node_command, parse_overrides  # noqa: E402
 from seg_ros.images import array_to_image, image_to_mono, image_to_rgb  # noqa: E402
 
@@ -54,15 +54,15 @@ def test_parameter_files_name_every_node_of_their_side():
     import yaml
     for side in GRAPHS:
         params = yaml.safe_load(default_params_file(side).read_text())
-        assert set(params) == {spec.name for spec in side_nodes(side)}
+        assert set(params) == {spec.name for spec in group_nodes(side)}
 
 
 def test_override_parsing_refuses_malformed_items():
     assert parse_overrides(["camera.rate=5", "camera.seed=2"]) == {"camera": {"rate": "5", "seed": "2"}}
     with pytest.raises(ValueError, match="node.param=value"):
         parse_overrides(["rate=5"])
-    with pytest.raises(ValueError, match="unknown side"):
-        side_nodes("moon")
+    with pytest.raises(ValueError, match="unknown node group"):
+        group_nodes("moon")
 
 
 def test_labels_png_round_trip_is_lossless_and_small():

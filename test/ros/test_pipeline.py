@@ -1,4 +1,4 @@
-"""Camera, encoder, decoder and segmentation nodes as separate processes over Fast DDS."""
+"""Camera, encoder, decoder and cloud segmentation nodes as separate processes over Fast DDS."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from seg_bringup.runner import Graph, default_params_file, node_command  # noqa: E402
-from seg_bringup.graph import side_nodes  # noqa: E402
+from seg_bringup.graph import group_nodes  # noqa: E402
 from seg_interfaces.msg import H264Packet, LabelInfo  # noqa: E402
 from seg_ros import qos  # noqa: E402
 from seg_ros.images import array_to_image  # noqa: E402
@@ -47,8 +47,8 @@ class Recorder:
 def pipeline(ros_node):
     log = io.StringIO()
     rec = {name: Recorder(ros_node, Image, topic) for name, topic in [
-        ("camera", "/camera/image_raw"), ("decoded", "/cloud/image_raw"), ("labels", "/segmentation/labels"),
-        ("mask", "/segmentation/color_mask"), ("overlay", "/segmentation/overlay")]}
+        ("camera", "/camera/image_raw"), ("decoded", "/cloud/image_raw"), ("labels", "/cloud/segmentation/labels"),
+        ("mask", "/cloud/segmentation/color_mask"), ("overlay", "/cloud/segmentation/overlay")]}
     graph = Graph(["edge", "cloud"], OVERRIDES, output=log)
     graph.start("camera")
     graph.start("h264_encoder")
@@ -87,7 +87,7 @@ def test_outputs_have_encodings_sizes_and_camera_stamps(pipeline):
 
 def test_label_info_is_latched_for_late_subscribers(ros_node, pipeline):
     got = []
-    sub = ros_node.create_subscription(LabelInfo, "/segmentation/label_info", got.append, qos.LATCHED)
+    sub = ros_node.create_subscription(LabelInfo, "/cloud/segmentation/label_info", got.append, qos.LATCHED)
     try:
         assert wait_for(lambda: got, 10)
         assert [c.class_name for c in got[0].class_map][:3] == ["road", "sidewalk", "building"]
@@ -137,8 +137,8 @@ def test_wrong_encoding_is_logged_and_dropped(ros_node, pipeline):
     ("segmentation", "weights", "/nonexistent/model.pt", "/nonexistent/model.pt"),
 ])
 def test_bad_parameter_exits_with_a_clear_error(ros_domain, node, param, value, message):
-    side = "edge" if node in {s.name for s in side_nodes("edge")} else "cloud"
-    spec = next(s for s in side_nodes(side) if s.name == node)
+    side = "edge" if node in {s.name for s in group_nodes("edge")} else "cloud"
+    spec = next(s for s in group_nodes(side) if s.name == node)
     proc = subprocess.run(node_command(spec, default_params_file(side), {param: value}),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stdout + proc.stderr

@@ -24,7 +24,7 @@ import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from ament_index_python.packages import get_package_prefix, get_package_share_directory  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import CompressedImage  # noqa: E402
 from std_msgs.msg import Header, String  # noqa: E402
 
 from seg_interfaces.msg import H264Packet, KeyframeRequest, LabelInfo, VisionClass  # noqa: E402
@@ -48,7 +48,7 @@ def bridge_exe() -> str:
 
 
 def product_params(side: str) -> dict:
-    path = Path(get_package_share_directory("seg_bringup")) / "config" / f"bridge_{side}.yaml"
+    path = Path(get_package_share_directory("seg_bringup")) / "config" / f"{side}_bridge.yaml"
     return yaml.safe_load(path.read_text())[f"{side}_bridge"]["ros__parameters"]
 
 
@@ -151,7 +151,7 @@ def link(tmp_path_factory):
                         incoming=cloud_params["incoming"] + [f"{RATE_TOPIC} std_msgs/msg/String"])
     edge, cloud = Side("edge", DOMAIN_EDGE), Side("cloud", DOMAIN_CLOUD)
     # The class list is published once on the cloud side before the edge bridge exists.
-    info_pub = cloud.node.create_publisher(LabelInfo, "/segmentation/label_info", qos.LATCHED)
+    info_pub = cloud.node.create_publisher(LabelInfo, "/cloud/segmentation/label_info", qos.LATCHED)
     info_pub.publish(LABEL_INFO)
     bridges = {"cloud": Bridge("cloud", cloud_params, DOMAIN_CLOUD, tmp).start()}
     assert bridges["cloud"].wait_log("Zenoh peer session", 20), bridges["cloud"].log()
@@ -192,16 +192,16 @@ def test_h264_packets_cross_intact_edge_to_cloud(link):
 
 def test_labels_and_keyframe_requests_cross_cloud_to_edge(link):
     edge, cloud = link["edge"], link["cloud"]
-    labels = edge.record(Image, "/segmentation/labels")
+    labels = edge.record(CompressedImage, "/cloud/segmentation/labels/compressed")
     requests = edge.record(KeyframeRequest, "/camera/image_raw/h264/keyframe_request")
-    label_pub = cloud.node.create_publisher(Image, "/segmentation/labels", qos.PUBLISH)
+    label_pub = cloud.node.create_publisher(CompressedImage, "/cloud/segmentation/labels/compressed", qos.PUBLISH)
     request_pub = cloud.node.create_publisher(KeyframeRequest, "/camera/image_raw/h264/keyframe_request",
                                               qos.PUBLISH)
     rng = np.random.default_rng(1)
 
     def label(i):
-        return Image(header=Header(frame_id=f"camera{i}"), height=240, width=320, encoding="mono8", step=320,
-                     data=rng.integers(0, 19, 240 * 320, dtype=np.uint8).tobytes())
+        return CompressedImage(header=Header(frame_id=f"camera{i}"), format="mono8; png compressed",
+                               data=rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
 
     assert publish_until(label_pub, label, labels, 15), link["bridges"]["cloud"].log()
     sent = [label(i) for i in range(5)]
@@ -217,7 +217,7 @@ def test_labels_and_keyframe_requests_cross_cloud_to_edge(link):
 
 def test_latched_class_list_reaches_a_late_subscriber_through_a_late_bridge(link):
     # The edge bridge started after the class list was published: it fetched it from the cloud bridge.
-    got = link["edge"].record(LabelInfo, "/segmentation/label_info", qos.LATCHED)
+    got = link["edge"].record(LabelInfo, "/cloud/segmentation/label_info", qos.LATCHED)
     assert wait_for(lambda: got, 10), link["bridges"]["edge"].log()
     assert got[0] == LABEL_INFO
     time.sleep(0.5)
@@ -294,7 +294,7 @@ def test_stalled_and_killed_link_recovers_and_the_other_bridge_keeps_running(lin
         # Up again (a transition soon after "link down" is reported by the throttled summary line).
         assert bridges["edge"].wait_log("open links: peer", 10, since=mark), bridges["edge"].log(mark)
         # Late subscribers on the edge still get the class list.
-        late = link["edge"].record(LabelInfo, "/segmentation/label_info", qos.LATCHED)
+        late = link["edge"].record(LabelInfo, "/cloud/segmentation/label_info", qos.LATCHED)
         assert wait_for(lambda: late, 10)
     finally:
         stop.set()
@@ -306,7 +306,7 @@ def test_edge_bridge_restart_fetches_the_class_list_again(link):
     assert bridges["edge"].stop() == 0
     bridges["edge"].start()
     assert bridges["edge"].wait_log("/segmentation/label_info: remote publisher on bridge", 20)
-    got = link["edge"].record(LabelInfo, "/segmentation/label_info", qos.LATCHED)
+    got = link["edge"].record(LabelInfo, "/cloud/segmentation/label_info", qos.LATCHED)
     assert wait_for(lambda: got, 10), bridges["edge"].log()
     assert got[0] == LABEL_INFO
 

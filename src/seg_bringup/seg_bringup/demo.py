@@ -68,18 +68,21 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> int:
 
 
 def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], startup_timeout: float,
-             log=print) -> dict:
+             log=print, nodes: list[str] | None = None, outputs: str = "/segmentation") -> dict:
+    """Run the edge and cloud groups (or only `nodes` of them) and watch `outputs`/labels."""
     out.mkdir(parents=True, exist_ok=True)
     model = segmentation_model(overrides)
     if model["untrained"]:
         log(f"WARNING: {model['model']} has NO TRAINED WEIGHTS; the masks below are noise.")
     rclpy.init()
-    observer = PipelineObserver()
+    observer = PipelineObserver(outputs)
     executor = SingleThreadedExecutor()
     executor.add_node(observer)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     with open(out / "nodes.log", "w") as node_log, Graph(["edge", "cloud"], overrides, output=node_log) as graph:
+        for name in nodes or [None]:
+            graph.start(name)
         log(f"demo: started {', '.join(graph.processes)}; waiting for the first labels "
             f"(node output: {out / 'nodes.log'})")
         deadline = time.monotonic() + startup_timeout

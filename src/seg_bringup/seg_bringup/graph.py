@@ -1,4 +1,8 @@
-"""The node graph of each side: one definition used by the launch files and by the runner."""
+"""The node graph: groups of nodes, each with its parameter file config/<group>.yaml.
+
+One definition read by the launch files and by the runner. The edge and cloud groups talk over
+DDS (one host or a LAN); the *_bridge groups carry the WAN topics over Zenoh instead.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +28,13 @@ GRAPHS: dict[str, tuple[NodeSpec, ...]] = {
             ("ground_truth", "/camera/ground_truth"),
         )),
         NodeSpec("seg_edge", "h264_encoder", "h264_encoder", (("image", CAMERA_IMAGE),)),
+        NodeSpec("seg_edge", "link_monitor", "link_monitor"),
+        NodeSpec("seg_edge", "edge_segmentation", "edge_segmentation", (
+            ("image", CAMERA_IMAGE),
+            ("labels", "/edge/segmentation/labels"),
+            ("label_info", "/edge/segmentation/label_info"),
+        )),
+        NodeSpec("seg_edge", "segmentation_arbiter", "segmentation_arbiter"),
     ),
     "cloud": (
         NodeSpec("seg_cloud", "h264_decoder", "h264_decoder", (
@@ -32,16 +43,19 @@ GRAPHS: dict[str, tuple[NodeSpec, ...]] = {
         )),
         NodeSpec("seg_cloud", "segmentation", "segmentation", (
             ("image", CLOUD_IMAGE),
-            ("labels", "/segmentation/labels"),
-            ("color_mask", "/segmentation/color_mask"),
-            ("overlay", "/segmentation/overlay"),
-            ("label_info", "/segmentation/label_info"),
+            ("labels", "/cloud/segmentation/labels"),
+            ("color_mask", "/cloud/segmentation/color_mask"),
+            ("overlay", "/cloud/segmentation/overlay"),
+            ("label_info", "/cloud/segmentation/label_info"),
         )),
+        NodeSpec("seg_cloud", "link_probe_responder", "link_probe_responder"),
     ),
+    "edge_bridge": (NodeSpec("seg_bridge", "zenoh_bridge", "edge_bridge"),),
+    "cloud_bridge": (NodeSpec("seg_bridge", "zenoh_bridge", "cloud_bridge"),),
 }
 
 
-def side_nodes(side: str) -> tuple[NodeSpec, ...]:
-    if side not in GRAPHS:
-        raise ValueError(f"unknown side '{side}'; choose from {', '.join(GRAPHS)}")
-    return GRAPHS[side]
+def group_nodes(group: str) -> tuple[NodeSpec, ...]:
+    if group not in GRAPHS:
+        raise ValueError(f"unknown node group '{group}'; choose from {', '.join(GRAPHS)}")
+    return GRAPHS[group]

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from seg_core.metrics import ConfusionMatrix
-from seg_interfaces.msg import StageTiming
+from seg_interfaces.msg import SegmentationStatus, StageTiming
 from seg_ros import qos
 from seg_ros.images import image_to_mono, image_to_rgb
 from seg_ros.node import received_at
@@ -30,10 +30,10 @@ def _stats(values_ms: list[float]) -> dict[str, float]:
 
 
 class PipelineObserver(Node):
-    """Subscribes to /seg/timing, the labels, the ground truth and the overlay; summarize() reports."""
+    """Subscribes to /seg/timing, the ground truth and `outputs`/{labels,overlay,status}; summarize() reports."""
 
-    def __init__(self, labels_topic: str = "/segmentation/labels", truth_topic: str = "/camera/ground_truth",
-                 overlay_topic: str = "/segmentation/overlay", keep_overlays: int = 300):
+    def __init__(self, outputs: str = "/segmentation", truth_topic: str = "/camera/ground_truth",
+                 keep_overlays: int = 300):
         super().__init__("pipeline_observer")
         self.lock = threading.Lock()  # callbacks run on the executor thread; summarize() on the caller's
         self.timings: dict[int, dict[str, StageTiming]] = defaultdict(dict)
@@ -45,14 +45,20 @@ class PipelineObserver(Node):
         self.overlays: deque[tuple[int, np.ndarray]] = deque(maxlen=keep_overlays)
         self._predicted: dict[int, np.ndarray] = {}
         self.create_subscription(StageTiming, "/seg/timing", self._on_timing, qos.PACKETS)
-        self.create_subscription(Image, labels_topic, self._on_labels, qos.PACKETS)
+        self.sources: Counter[str] = Counter()
+        self.create_subscription(Image, f"{outputs}/labels", self._on_labels, qos.PACKETS)
+        self.create_subscription(SegmentationStatus, f"{outputs}/status", self._on_status, qos.PACKETS)
         self.create_subscription(Image, truth_topic, self._on_truth, qos.PACKETS)
         if keep_overlays:
-            self.create_subscription(Image, overlay_topic, self._on_overlay, qos.LATEST_FRAME)
+            self.create_subscription(Image, f"{outputs}/overlay", self._on_overlay, qos.LATEST_FRAME)
 
     def _on_timing(self, msg: StageTiming) -> None:
         with self.lock:
             self.timings[_ns(msg.header.stamp)][msg.stage] = msg
+
+    def _on_status(self, msg: SegmentationStatus) -> None:
+        with self.lock:
+            self.sources[msg.source] += 1
 
     def _on_truth(self, msg: Image) -> None:
         with self.lock:
@@ -92,6 +98,7 @@ class PipelineObserver(Node):
             self.label_arrivals.clear()
             self.confusion = ConfusionMatrix()
             self.scored = 0
+            self.sources.clear()
 
     def summarize(self, duration_s: float) -> dict:
         """Frame counts, latency split per stage (ms), bandwidth, output rate and mIoU vs ground truth."""
@@ -117,7 +124,7 @@ class PipelineObserver(Node):
                 "transport_decoder_to_segmentation": _ns(seg.input_received) - _ns(dec.output_published),
                 "queue_before_inference": _ns(seg.processing_started) - _ns(seg.input_received),
                 "inference_and_publish_labels": _ns(seg.output_published) - _ns(seg.processing_started),
-                "delivery_to_subscriber": arrival - _ns(seg.output_published),
+                "segmentation_to_subscriber": arrival - _ns(seg.output_published),
             }
             for key, value in parts.items():
                 split[key].append(value / 1e6)
@@ -134,6 +141,7 @@ class PipelineObserver(Node):
             "frames_out": len(self.label_arrivals),
             "input_fps": round(len(produced) / duration_s, 2),
             "output_fps": round(len(self.label_arrivals) / duration_s, 2),
+            "frames_by_source": dict(self.sources),
             "end_to_end_latency": _stats(e2e),
             "stage_latency": {k: _stats(v) for k, v in split.items()},
             "bytes": {

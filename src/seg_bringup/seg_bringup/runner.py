@@ -1,8 +1,10 @@
-"""Starts a side's nodes as separate processes, the way `ros2 launch` would, without launch installed.
+"""Starts node groups as separate processes, the way `ros2 launch` would, without launch installed.
 
     python -m seg_bringup.runner edge cloud --set camera.rate=15 --duration 30
+    python -m seg_bringup.runner edge edge_bridge      # on the robot, talking to the cloud over Zenoh
 
-Same executables, parameter files and remappings as launch/<side>.launch.py (both read graph.py).
+Same executables, parameter files (config/<group>.yaml) and remappings as launch/<side>.launch.py
+(both read graph.py).
 """
 from __future__ import annotations
 
@@ -18,11 +20,11 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from .graph import NodeSpec, side_nodes
+from .graph import GRAPHS, NodeSpec, group_nodes
 
 
-def default_params_file(side: str) -> Path:
-    return Path(get_package_share_directory("seg_bringup")) / "config" / f"{side}.yaml"
+def default_params_file(group: str) -> Path:
+    return Path(get_package_share_directory("seg_bringup")) / "config" / f"{group}.yaml"
 
 
 def node_command(spec: NodeSpec, params_file: Path, overrides: dict[str, str] | None = None,
@@ -53,29 +55,32 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
 
 @dataclass
 class Host:
-    """Where a side's processes run: a command prefix (e.g. `ip netns exec NAME`) and extra environment."""
+    """Where a group's processes run: a command prefix (e.g. `ip netns exec NAME`) and extra environment."""
     prefix: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
 
 class Graph:
-    """The processes of one or more sides; output lines are prefixed with the node name."""
+    """The processes of one or more groups; output lines are prefixed with the node name.
 
-    def __init__(self, sides: list[str], overrides: dict[str, dict[str, str]] | None = None,
+    Nothing runs until start(); leaving a `with Graph(...)` block stops every node.
+    """
+
+    def __init__(self, groups: list[str], overrides: dict[str, dict[str, str]] | None = None,
                  params_files: dict[str, Path] | None = None, log_level: str = "info",
                  env: dict[str, str] | None = None, output=sys.stdout,
                  hosts: dict[str, Host] | None = None):
         overrides = overrides or {}
-        known = {spec.name for side in sides for spec in side_nodes(side)}
+        known = {spec.name for group in groups for spec in group_nodes(group)}
         unknown = set(overrides) - known
         if unknown:
             raise ValueError(f"overrides name unknown nodes {sorted(unknown)}; nodes: {sorted(known)}")
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self._launch: dict[str, tuple[list[str], dict[str, str]]] = {}
-        for side in sides:
-            host = (hosts or {}).get(side, Host())
-            params_file = (params_files or {}).get(side) or default_params_file(side)
-            for spec in side_nodes(side):
+        for group in groups:
+            host = (hosts or {}).get(group, Host())
+            params_file = (params_files or {}).get(group) or default_params_file(group)
+            for spec in group_nodes(group):
                 cmd = node_command(spec, params_file, overrides.get(spec.name), log_level)
                 self._launch[spec.name] = (host.prefix + cmd, {**base_env, **host.env})
         self._output = output
@@ -117,7 +122,6 @@ class Graph:
         return {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
 
     def __enter__(self) -> "Graph":
-        self.start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -126,23 +130,24 @@ class Graph:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("sides", nargs="+", choices=["edge", "cloud"])
+    parser.add_argument("groups", nargs="+", choices=list(GRAPHS))
     parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
                         help="override a parameter of one node (repeatable)")
-    parser.add_argument("--params-file", action="append", default=[], metavar="SIDE=PATH",
-                        help="use another parameter file for a side")
+    parser.add_argument("--params-file", action="append", default=[], metavar="GROUP=PATH",
+                        help="use another parameter file for a group")
     parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0 = until Ctrl-C")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     try:
         files = {k: Path(v) for k, _, v in (item.partition("=") for item in args.params_file)}
-        graph = Graph(args.sides, parse_overrides(args.set), files, args.log_level)
+        graph = Graph(args.groups, parse_overrides(args.set), files, args.log_level)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with graph:
+        graph.start()
         deadline = time.monotonic() + args.duration if args.duration > 0 else None
         while not stop.wait(0.2):
             if deadline and time.monotonic() > deadline:

@@ -16,5 +16,9 @@ setup(
     maintainer_email="maintainers@seg.invalid",
     description="Cloud nodes: H.264 decoder and DeepLabV3 segmentation.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["h264_decoder = seg_cloud.h264_decoder_node:main", "segmentation = seg_cloud.segmentation_node:main"]},
+    entry_points={"console_scripts": [
+        "h264_decoder = seg_cloud.h264_decoder_node:main",
+        "segmentation = seg_cloud.segmentation_node:main",
+        "link_probe_responder = seg_cloud.link_probe_responder_node:main",
+    ]},
 )

@@ -16,5 +16,11 @@ setup(
     maintainer_email="maintainers@seg.invalid",
     description="Edge nodes: camera and H.264 encoder.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["camera = seg_edge.camera_node:main", "h264_encoder = seg_edge.h264_encoder_node:main"]},
+    entry_points={"console_scripts": [
+        "camera = seg_edge.camera_node:main",
+        "h264_encoder = seg_edge.h264_encoder_node:main",
+        "link_monitor = seg_edge.link_monitor_node:main",
+        "edge_segmentation = seg_edge.edge_segmentation_node:main",
+        "segmentation_arbiter = seg_edge.segmentation_arbiter_node:main",
+    ]},
 )

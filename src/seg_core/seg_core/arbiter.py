@@ -1,0 +1,368 @@
+"""Per-frame choice between the cloud and the edge segmentation of each camera frame.
+
+Pure and clock-free: every call takes the current time ``t`` in the clock of the camera stamps
+(seconds). Frames are keyed by their camera stamp (seconds as a float, or any number that orders
+like time). The node feeds camera frames, results of both sources and the link state, calls
+``poll(t)`` on every input and at ``next_due(t)``, and publishes the ``Decision``s it returns.
+
+Rules
+-----
+- The arbiter has an *active source*, "cloud" or "edge" (``initial_source`` at start).
+- Cloud active: a frame gets the cloud result when it arrives within ``deadline_s`` of the frame's
+  stamp (a *hit*). When the deadline passes without it, or the cloud has already delivered a
+  newer frame (it skipped this one), the frame is a *miss* and gets the edge result (a *fill*);
+  a late cloud result is used only when the edge will not deliver that frame either.
+- Edge active: a frame gets the edge result as soon as it arrives (no waiting for the cloud);
+  the cloud result stands in only for frames the edge skipped or has not served by the deadline.
+- Each frame is published at most once, in stamp order; a frame neither source can serve within
+  ``max_wait_s`` (or that both skipped) is dropped and counted, so it never holds back newer frames.
+- Failover to the edge: the cloud missed every frame over ``failover_s`` of camera time (by
+  stamp, so the rule does not depend on the frame rate), or the link state DOWN.
+- Handback to the cloud: ``handback_after`` consecutive cloud hits, or the link GOOD without a
+  break for ``handback_s`` since the failover while the cloud is delivering (a hit since the
+  failover, and no run of misses as long as ``failover_s``); never while the link is DOWN.
+  Together these keep the active source from flapping when a few cloud results go missing.
+- Memory is bounded: frames older than ``horizon_s`` (by stamp) or beyond ``max_frames`` are
+  dropped and counted.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from .link import DOWN, GOOD
+
+CLOUD, EDGE = "cloud", "edge"
+SOURCES = (CLOUD, EDGE)
+
+
+@dataclass
+class ArbiterConfig:
+    deadline_s: float = 0.25      # a cloud result later than stamp + deadline is a miss
+    failover_s: float = 1.0       # cloud misses without a hit over this much camera time -> edge
+    handback_after: int = 15      # consecutive cloud hits that make the cloud active again
+    handback_s: float = 3.0       # ... or the link GOOD for this long (while the cloud delivers)
+    max_wait_s: float = 1.0       # a frame nobody serves by stamp + max_wait_s is dropped
+    horizon_s: float = 3.0        # frames older than this are forgotten (bounded memory)
+    max_frames: int = 256         # hard bound on frames kept
+    initial_source: str = EDGE    # active source before the cloud has proven itself
+
+    def validate(self) -> None:
+        if not self.deadline_s > 0:
+            raise ValueError(f"deadline_s must be > 0, got {self.deadline_s}")
+        if not self.failover_s > 0:
+            raise ValueError(f"failover_s must be > 0, got {self.failover_s}")
+        if self.handback_after < 1:
+            raise ValueError(f"handback_after must be >= 1, got {self.handback_after}")
+        if self.handback_s < 0:
+            raise ValueError(f"handback_s must be >= 0, got {self.handback_s}")
+        if not self.max_wait_s >= self.deadline_s:
+            raise ValueError(f"max_wait_s {self.max_wait_s} must be >= deadline_s {self.deadline_s}")
+        if not self.horizon_s >= self.max_wait_s:
+            raise ValueError(f"horizon_s {self.horizon_s} must be >= max_wait_s {self.max_wait_s}")
+        if self.max_frames < 2:
+            raise ValueError(f"max_frames must be >= 2, got {self.max_frames}")
+        if self.initial_source not in SOURCES:
+            raise ValueError(f"initial_source '{self.initial_source}' is not one of {', '.join(SOURCES)}")
+
+
+@dataclass
+class Decision:
+    """One frame to publish."""
+    stamp: float
+    source: str                 # where the labels come from: "cloud" or "edge"
+    labels: Any                 # the result payload of that source
+    frame: Any                  # the camera frame payload (None if the camera frame never arrived)
+    active: str                 # the active source when decided (source != active: a stand-in)
+    late: bool = False          # a cloud result past its deadline (only when the edge had nothing)
+
+
+@dataclass
+class Switch:
+    """A change of the active source."""
+    t: float
+    stamp: float | None
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass
+class _Frame:
+    stamp: float
+    frame: Any = None
+    results: dict = field(default_factory=dict)   # source -> (payload, arrival t)
+    outcome: str | None = None                    # cloud: "hit" / "miss" once known
+    published: bool = False
+
+
+class FrameArbiter:
+    def __init__(self, config: ArbiterConfig | None = None):
+        self.config = config or ArbiterConfig()
+        self.config.validate()
+        self.active = self.config.initial_source
+        self._frames: dict[float, _Frame] = {}
+        self._order: list[float] = []          # stamps of _frames, ascending
+        self._latest: dict[str, float] = {}    # source -> newest stamp it delivered
+        self._last_decided: float | None = None   # newest stamp published or dropped
+        self._hits_in_row = 0
+        self._misses_in_row = 0
+        self._miss_run: tuple[float, float] | None = None  # (first, last) stamp of the current misses
+        self._hits_since_failover = 0
+        self._link: int | None = None
+        self._good_since: float | None = None
+        self._failover_at = float("-inf")      # when the edge last became the active source
+        self._switches: list[Switch] = []
+        self.stats = {
+            "frames": 0, "published": 0, "published_cloud": 0, "published_edge": 0, "fills": 0,
+            "late_cloud": 0, "dropped_unserved": 0, "dropped_expired": 0, "dropped_overflow": 0,
+            "cloud_hits": 0, "cloud_misses": 0, "stale_results": 0, "future_stamps": 0, "duplicate_results": 0,
+            "switches": 0, "clock_resets": 0,
+        }
+
+    # ---- inputs -------------------------------------------------------------------------------
+    def add_frame(self, stamp: float, frame: Any, t: float) -> bool:
+        """A camera frame; False if it is already decided or too old to matter.
+
+        A frame stamped more than ``horizon_s`` before the newest decided one means the camera's
+        clock went back (a restarted replay, a clock reset): the timeline starts over.
+        """
+        if self._last_decided is not None and stamp < self._last_decided - self.config.horizon_s:
+            self.stats["clock_resets"] += 1
+            self._frames.clear()
+            self._order.clear()
+            self._latest.clear()
+            self._last_decided = None
+        entry = self._entry(stamp, t)
+        if entry is None:
+            return False
+        if entry.frame is None:
+            entry.frame = frame
+        return True
+
+    def add_result(self, source: str, stamp: float, labels: Any, t: float) -> bool:
+        """A segmentation result of `source` for the frame stamped `stamp`, arrived at `t`.
+
+        False when it can no longer be used (frame already decided, too old or a repeat).
+        """
+        if source not in SOURCES:
+            raise ValueError(f"unknown source '{source}'")
+        entry = self._entry(stamp, t)
+        if entry is None:
+            return False
+        if stamp > self._latest.get(source, float("-inf")):
+            self._latest[source] = stamp     # results of one source come in stamp order
+        if source in entry.results:
+            self.stats["duplicate_results"] += 1
+            return False
+        entry.results[source] = (labels, t)
+        return not entry.published
+
+    def set_link(self, state: int | None, t: float) -> None:
+        """The link state (link.GOOD/DEGRADED/DOWN), or None when unknown (no recent status)."""
+        if state != GOOD:
+            self._good_since = None
+        elif self._link != GOOD or self._good_since is None:
+            self._good_since = t
+        self._link = state
+        if state == DOWN and self.active == CLOUD:
+            self._switch(EDGE, t, None, "link DOWN")
+
+    # ---- decisions ----------------------------------------------------------------------------
+    def poll(self, t: float) -> list[Decision]:
+        """Decide every frame that can be decided at `t`; returns them in stamp order."""
+        self._expire(t)
+        self._resolve_outcomes(t)
+        self._maybe_handback_on_link(t)
+        out: list[Decision] = []
+        for stamp in list(self._order):
+            entry = self._frames[stamp]
+            if entry.published:
+                continue
+            verdict = self._decide(entry, t)
+            if verdict is None:
+                break                            # wait: later frames must not overtake this one
+            if verdict == "drop":
+                self.stats["dropped_unserved"] += 1
+            else:
+                source, late = verdict
+                labels = entry.results[source][0]
+                out.append(Decision(stamp, source, labels, entry.frame, self.active, late))
+                self.stats["published"] += 1
+                self.stats[f"published_{source}"] += 1
+                self.stats["fills"] += source != self.active
+                self.stats["late_cloud"] += late
+            entry.published = True
+            entry.frame = None                   # the frame's pixels are no longer needed
+            self._last_decided = stamp
+        self._forget_done()
+        return out
+
+    def next_due(self, t: float) -> float | None:
+        """The next time after `t` at which poll() may decide something without new input.
+
+        Lets a caller sleep until then instead of polling at a fixed rate; None: nothing pending.
+        """
+        c = self.config
+        times = []
+        if self._order:
+            times.append(self._order[0] + c.horizon_s)
+        unresolved = next((s for s in self._order if self._frames[s].outcome is None), None)
+        if unresolved is not None:
+            times.append(unresolved + c.deadline_s)
+        head = next((s for s in self._order if not self._frames[s].published), None)
+        if head is not None:
+            times += [head + c.deadline_s, head + c.max_wait_s]
+        if self.active == EDGE and self._link == GOOD and self._good_since is not None:
+            times.append(max(self._good_since, self._failover_at) + c.handback_s)
+        future = [x for x in times if x > t]
+        return min(future) if future else None
+
+    def take_switches(self) -> list[Switch]:
+        """Changes of the active source since the last call (for logging)."""
+        out, self._switches = self._switches, []
+        return out
+
+    @property
+    def pending(self) -> int:
+        return len(self._frames)
+
+    @property
+    def link_state(self) -> int | None:
+        return self._link
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _entry(self, stamp: float, t: float) -> _Frame | None:
+        entry = self._frames.get(stamp)
+        if entry is not None:
+            return entry
+        if (self._last_decided is not None and stamp <= self._last_decided) or stamp <= t - self.config.horizon_s:
+            self.stats["stale_results"] += 1
+            return None
+        if stamp > t + self.config.max_wait_s:
+            self.stats["future_stamps"] += 1     # a clock far off: it would hold back every newer frame
+            return None
+        entry = self._frames[stamp] = _Frame(stamp)
+        self.stats["frames"] += 1
+        if not self._order or stamp > self._order[-1]:
+            self._order.append(stamp)
+        else:
+            bisect.insort(self._order, stamp)
+        while len(self._order) > self.config.max_frames:
+            self._remove(self._order[0], "dropped_overflow")
+        return self._frames.get(stamp)
+
+    def _remove(self, stamp: float, counter: str | None) -> None:
+        entry = self._frames.pop(stamp)
+        self._order.remove(stamp)
+        if counter and not entry.published:
+            self.stats[counter] += 1
+            self._last_decided = stamp if self._last_decided is None else max(self._last_decided, stamp)
+
+    def _expire(self, t: float) -> None:
+        limit = t - self.config.horizon_s
+        while self._order and self._order[0] <= limit:
+            self._remove(self._order[0], "dropped_expired")
+
+    def _forget_done(self) -> None:
+        while self._order:
+            entry = self._frames[self._order[0]]
+            if not (entry.published and entry.outcome is not None):
+                break
+            self._remove(entry.stamp, None)
+
+    def _cloud_outcome(self, entry: _Frame, t: float) -> str | None:
+        cloud = entry.results.get(CLOUD)
+        if cloud is not None and cloud[1] <= entry.stamp + self.config.deadline_s:
+            return "hit"
+        if t >= entry.stamp + self.config.deadline_s or self._latest.get(CLOUD, float("-inf")) > entry.stamp:
+            return "miss"
+        return None
+
+    def _resolve_outcomes(self, t: float) -> None:
+        """Cloud hit/miss of frames in stamp order; drives failover and handback by runs."""
+        c = self.config
+        for stamp in self._order:
+            entry = self._frames[stamp]
+            if entry.outcome is not None:
+                continue
+            outcome = self._cloud_outcome(entry, t)
+            if outcome is None:
+                break
+            entry.outcome = outcome
+            if outcome == "hit":
+                self.stats["cloud_hits"] += 1
+                self._hits_in_row += 1
+                self._misses_in_row = 0
+                self._miss_run = None
+                self._hits_since_failover += 1
+                if (self.active == EDGE and self._hits_in_row >= c.handback_after and self._link != DOWN):
+                    self._switch(CLOUD, t, stamp, f"{self._hits_in_row} cloud results in a row within "
+                                                  f"the {c.deadline_s:g} s deadline")
+            else:
+                self.stats["cloud_misses"] += 1
+                self._misses_in_row += 1
+                self._hits_in_row = 0
+                self._miss_run = (stamp if self._miss_run is None else self._miss_run[0], stamp)
+                if self.active == CLOUD and self._miss_span() >= c.failover_s:
+                    self._switch(EDGE, t, stamp, f"{self._misses_in_row} cloud results in a row "
+                                                 f"({self._miss_span():.2f} s of frames) missed the "
+                                                 f"{c.deadline_s:g} s deadline")
+
+    def _miss_span(self) -> float:
+        return 0.0 if self._miss_run is None else self._miss_run[1] - self._miss_run[0]
+
+    def _maybe_handback_on_link(self, t: float) -> None:
+        c = self.config
+        if self.active != EDGE or self._link != GOOD or self._good_since is None:
+            return
+        since = max(self._good_since, self._failover_at)   # GOOD before the failover does not count
+        if t - since >= c.handback_s and self._hits_since_failover > 0 and self._miss_span() < c.failover_s:
+            on_edge = f", {t - self._failover_at:.1f} s on the edge," if self._failover_at > float("-inf") else ""
+            self._switch(CLOUD, t, None, f"link GOOD for {t - self._good_since:.1f} s{on_edge} "
+                                         "and the cloud delivers")
+
+    def _switch(self, new: str, t: float, stamp: float | None, reason: str) -> None:
+        if new == self.active:
+            return
+        self._switches.append(Switch(t, stamp, self.active, new, reason))
+        self.stats["switches"] += 1
+        self.active = new
+        if new == EDGE:
+            self._hits_since_failover = 0
+            self._hits_in_row = 0
+            self._failover_at = t
+        else:
+            self._misses_in_row = 0
+            self._miss_run = None
+
+    def _decide(self, entry: _Frame, t: float):
+        """("cloud"|"edge", late) to publish, "drop", or None to wait."""
+        c = self.config
+        stamp = entry.stamp
+        cloud = entry.results.get(CLOUD)
+        has_edge = EDGE in entry.results
+        cloud_on_time = cloud is not None and cloud[1] <= stamp + c.deadline_s
+        too_old = t >= stamp + c.max_wait_s
+        edge_out = not has_edge and (too_old or self._latest.get(EDGE, float("-inf")) > stamp)
+        cloud_out = cloud is None and (too_old or t >= stamp + c.deadline_s
+                                       or self._latest.get(CLOUD, float("-inf")) > stamp)
+        if self.active == CLOUD:
+            if cloud_on_time:
+                return CLOUD, False
+            if not (cloud is not None or cloud_out):
+                return None                      # the cloud may still make its deadline
+            if has_edge:
+                return EDGE, False
+            if edge_out:
+                return (CLOUD, True) if cloud is not None else "drop"
+            return None
+        if has_edge:
+            return EDGE, False
+        if cloud is not None and (edge_out or t >= stamp + c.deadline_s):
+            return CLOUD, not cloud_on_time      # the edge is late too: the cloud result stands in
+        if edge_out and cloud_out:
+            return "drop"
+        return None
+

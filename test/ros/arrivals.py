@@ -1,0 +1,46 @@
+"""Prints one JSON line per message on the segmentation outputs and the link status.
+
+Run inside a test host (network namespace) where the test process itself cannot join DDS:
+    python arrivals.py  ->  {"topic": "labels", "t": <wall s>, "stamp": <s>, ...}
+"""
+import json
+import sys
+import time
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from sensor_msgs.msg import Image
+
+from seg_interfaces.msg import LinkStatus, SegmentationStatus
+from seg_ros import qos
+
+
+def _stamp(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def main() -> None:
+    rclpy.init()
+    node = rclpy.create_node("arrivals")
+
+    def emit(topic: str, msg, **extra) -> None:
+        print(json.dumps({"topic": topic, "t": time.time(), "stamp": _stamp(msg), **extra}), flush=True)
+
+    node.create_subscription(Image, "/segmentation/labels", lambda m: emit("labels", m), qos.PACKETS)
+    node.create_subscription(SegmentationStatus, "/segmentation/status",
+                             lambda m: emit("status", m, source=m.source), qos.PACKETS)
+    node.create_subscription(LinkStatus, "/link/status",
+                             lambda m: emit("link", m, state=m.state_name, reason=m.reason), qos.LATCHED)
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -145,6 +145,7 @@ def test_cloud_killed_and_restarted(system):
 
 def test_bandwidth_cap_below_video_bitrate_degrades(system):
     h, a = system["hosts"], system["arrivals"]
+    assert wait_for(lambda: _link(a) == "GOOD", 30), f"link is {_link(a)} before the cap"
     t0 = time.time()
     h.cap(150)
     try:

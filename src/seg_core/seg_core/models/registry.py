@@ -1,0 +1,156 @@
+"""Model registry: build models by name, read/write checkpoints and find shipped weights."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchvision.models import segmentation
+
+from ..classes import NUM_CLASSES
+from .enet import ENet
+from .icnet import ICNet
+
+MODEL_NAMES = ("deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "enet", "icnet")
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
+# Width x height a model runs at when neither the caller nor a checkpoint says otherwise.
+DEFAULT_INPUT_SIZE = (512, 256)
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, unreadable or does not fit the model."""
+
+
+class DeepLabV3Logits(nn.Module):
+    """torchvision DeepLabV3 returning the logits tensor instead of a dict.
+
+    The backbone and classifier are registered under torchvision's own names, so official
+    torchvision checkpoints (minus ``aux_classifier.*``) load without renaming keys.
+    """
+
+    def __init__(self, torchvision_model: segmentation.DeepLabV3):
+        super().__init__()
+        self.backbone = torchvision_model.backbone
+        self.classifier = torchvision_model.classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier(self.backbone(x)["out"])
+        return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def build_model(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
+    """Randomly initialised model whose forward maps N x 3 x H x W to N x C x H x W logits."""
+    if name == "deeplabv3_mobilenet_v3_large":
+        tv = segmentation.deeplabv3_mobilenet_v3_large(
+            weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False
+        )
+        return DeepLabV3Logits(tv)
+    if name == "deeplabv3_resnet50":
+        tv = segmentation.deeplabv3_resnet50(
+            weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False
+        )
+        return DeepLabV3Logits(tv)
+    if name == "enet":
+        return ENet(num_classes)
+    if name == "icnet":
+        return ICNet(num_classes)
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def head_prefixes(name: str) -> tuple[str, ...]:
+    """State-dict key prefixes of the layers whose shape depends on the class count."""
+    return {
+        "deeplabv3_mobilenet_v3_large": ("classifier.4.",),
+        "deeplabv3_resnet50": ("classifier.4.",),
+        "enet": ("fullconv.",),
+        "icnet": ("classifier.",),
+    }[name]
+
+
+def backbone_prefixes(name: str) -> tuple[str, ...]:
+    """State-dict key prefixes of the feature extractor (what --freeze-backbone freezes)."""
+    return {
+        "deeplabv3_mobilenet_v3_large": ("backbone.",),
+        "deeplabv3_resnet50": ("backbone.",),
+        "enet": ("initial.", "down1.", "stage1.", "down2.", "stage2.", "stage3."),
+        "icnet": ("mid.", "low.", "high."),
+    }[name]
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Return (state_dict, metadata) from a bare state dict or a {"state_dict": ...} checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        raise WeightsError(f"cannot read weights file {path}: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path} holds a {type(obj).__name__}, expected a state dict")
+    if "state_dict" in obj:
+        meta = {k: v for k, v in obj.items() if k != "state_dict"}
+        return obj["state_dict"], meta
+    return obj, {}
+
+
+def apply_state_dict(
+    model: nn.Module, state_dict: dict[str, torch.Tensor], source: str = "state dict"
+) -> None:
+    """Strictly load ``state_dict`` into ``model``, casting floating tensors to the model's dtype.
+
+    Raises WeightsError listing every missing key, unexpected key and shape mismatch.
+    """
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    mismatched = [
+        f"{k}: expected {tuple(own[k].shape)}, got {tuple(state_dict[k].shape)}"
+        for k in sorted(set(own) & set(state_dict))
+        if own[k].shape != state_dict[k].shape
+    ]
+    if missing or unexpected or mismatched:
+        problems = []
+        if missing:
+            problems.append(f"missing keys ({len(missing)}): {', '.join(missing)}")
+        if unexpected:
+            problems.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
+        if mismatched:
+            problems.append(f"shape mismatches ({len(mismatched)}): {'; '.join(mismatched)}")
+        raise WeightsError(f"{source} does not fit {type(model).__name__}: " + " | ".join(problems))
+    cast = {
+        k: v.to(own[k].dtype) if v.is_floating_point() else v for k, v in state_dict.items()
+    }
+    model.load_state_dict(cast)
+
+
+def load_weights(model: nn.Module, path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint (fp32 or fp16 on disk) into ``model``; return its metadata."""
+    state_dict, meta = read_checkpoint(path)
+    apply_state_dict(model, state_dict, source=str(path))
+    return meta
+
+
+def save_checkpoint(
+    model: nn.Module, path: str | Path, name: str, num_classes: int, *, fp16: bool = False,
+    **meta: Any,
+) -> None:
+    """Write {"model", "num_classes", "state_dict", **meta}; fp16 halves floating tensors."""
+    state_dict = {
+        k: (v.half() if fp16 and v.is_floating_point() else v).detach().clone()
+        for k, v in model.state_dict().items()
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": name, "num_classes": int(num_classes), **meta, "state_dict": state_dict}, path)
+
+
+def default_weights(name: str) -> Path | None:
+    """Path of the weights shipped for ``name``, or None when none are shipped."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    path = WEIGHTS_DIR / f"{name}.pt"
+    return path if path.is_file() else None

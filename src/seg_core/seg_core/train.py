@@ -1,0 +1,617 @@
+"""Train, evaluate, export and optimise the segmentation models.
+
+    python -m seg_core.train train --model enet --size 512 256 --steps 3000 --out out/enet.pt
+    python -m seg_core.train eval --model enet --weights out/enet.pt --count 200
+    python -m seg_core.train export-onnx --model enet --weights out/enet.pt --out out/enet.onnx
+    python -m seg_core.train quantize --model enet --weights out/enet.pt --out out/enet.int8.onnx
+    python -m seg_core.train prune --model enet --weights out/enet.pt --sparsity 0.7 --out out/enet.pruned.pt
+    python -m seg_core.train ship --model enet --weights out/enet.pt
+    python -m seg_core.train table
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import random
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import prune as torch_prune
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm import tqdm
+
+from . import datasets
+from .bench import (
+    count_flops, count_parameters, gzip_size, median_latency_ms, state_dict_bytes,
+)
+from .classes import IGNORE_ID, NUM_CLASSES
+from .losses import LOSS_NAMES, distillation_loss, segmentation_loss
+from .metrics import ConfusionMatrix
+from .models import (
+    DEFAULT_INPUT_SIZE, MANIFEST_PATH, MODEL_NAMES, WEIGHTS_DIR, WeightsError, apply_state_dict,
+    backbone_prefixes, build_model, default_weights, head_prefixes, load_weights, read_checkpoint,
+    save_checkpoint,
+)
+from .onnx_export import (
+    INPUT_NAME, export_onnx, max_abs_difference, ort_session, quantize_int8,
+)
+from .scene_cache import (
+    AUGMENTATIONS, DEFAULT_CACHE_DIR, SceneArrays, cached_scenes, training_transform,
+)
+
+log = logging.getLogger("seg_core.train")
+
+BENCH_THREADS = 2
+Predictor = Callable[[torch.Tensor], torch.Tensor]
+
+
+# ----------------------------------------------------------------------------- data
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_dataset(args, split: str, count: int, augment: bool) -> Dataset:
+    """Training (augmented crops) or validation (whole images) samples at ``args.size``."""
+    w, h = args.size
+    transform = training_transform(args.crop or args.size, args.augment) if augment else None
+    if args.data == "generated":
+        rgb, labels = cached_scenes(split, count, w, h, args.cache_dir, args.workers)
+        return SceneArrays(rgb[:count], labels[:count], transform)
+    if not args.cityscapes_root:
+        raise SystemExit("--data cityscapes needs --cityscapes-root DIR")
+    resize = datasets.Resize(w, h)  # whole frames to the model size, then the augmentations
+    cs = datasets.CityscapesDataset(
+        args.cityscapes_root, split, datasets.Compose([resize, transform]) if transform else resize
+    )
+    return Subset(cs, range(min(count, len(cs))))
+
+
+class BatchIndices:
+    """Endless shuffled index batches; epoch e uses a permutation seeded by (seed, e), so a
+    resumed run draws the same batches as an uninterrupted one from ``start_step`` on."""
+
+    def __init__(self, length: int, batch: int, seed: int, start_step: int = 0):
+        if length < batch:
+            raise ValueError(f"dataset of {length} samples is smaller than the batch of {batch}")
+        self.length, self.batch, self.seed, self.start_step = length, batch, seed, start_step
+
+    def __iter__(self) -> Iterator[list[int]]:
+        per_epoch = self.length // self.batch
+        epoch, offset = divmod(self.start_step, per_epoch)
+        while True:
+            order = torch.randperm(self.length, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
+            for k in range(offset, per_epoch):
+                yield order[k * self.batch:(k + 1) * self.batch].tolist()
+            epoch, offset = epoch + 1, 0
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def torch_predictor(model: nn.Module, bf16: bool = False) -> Predictor:
+    """Batched argmax labels of a torch model (channels_last, optionally bf16 autocast)."""
+    model = model.eval().to(memory_format=torch.channels_last)
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            return model(x.contiguous(memory_format=torch.channels_last)).argmax(1)
+
+    return predict
+
+
+def onnx_predictor(session) -> Predictor:
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        outs = [session.run(None, {INPUT_NAME: x[i:i + 1].numpy()})[0] for i in range(len(x))]
+        return torch.from_numpy(np.concatenate(outs).argmax(1))
+
+    return predict
+
+
+def evaluate(predict: Predictor, dataset: Dataset, count: int, batch: int = 8,
+             desc: str = "eval") -> ConfusionMatrix:
+    cm = ConfusionMatrix(NUM_CLASSES, IGNORE_ID)
+    loader = DataLoader(Subset(dataset, range(min(count, len(dataset)))), batch_size=batch)
+    for x, y in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True):
+        cm.update(predict(x).numpy(), y.numpy())
+    return cm
+
+
+def generated_scenes(size: tuple[int, int], count: int, split: str = "test",
+                     cache_dir: Path = DEFAULT_CACHE_DIR) -> Dataset:
+    """The first ``count`` scenes of a generated split at ``size``, rendered once into the cache."""
+    w, h = size
+    rgb, labels = cached_scenes(split, count, w, h, cache_dir)
+    return SceneArrays(rgb[:count], labels[:count])
+
+
+# ----------------------------------------------------------------------------- training
+
+def freeze_backbone(model: nn.Module, name: str) -> None:
+    frozen = backbone_prefixes(name)
+    for key, param in model.named_parameters():
+        param.requires_grad = not key.startswith(frozen)
+
+
+def freeze_batchnorm_statistics(model: nn.Module, name: str) -> None:
+    """Keep the frozen backbone's batch-norm layers in eval mode while the rest trains."""
+    frozen = backbone_prefixes(name)
+    for key, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and (key + ".").startswith(frozen):
+            module.eval()
+
+
+def init_from(model: nn.Module, name: str, path: str) -> None:
+    """Fine-tuning start: load ``path`` (official torchvision keys work; ``aux_classifier.*`` is
+    dropped) and keep the fresh classifier head when the class count differs."""
+    state_dict, _ = read_checkpoint(path)
+    state_dict = {k: v for k, v in state_dict.items() if not k.startswith("aux_classifier.")}
+    own = model.state_dict()
+    heads = head_prefixes(name)
+    replaced = [k for k, v in state_dict.items()
+                if k.startswith(heads) and k in own and own[k].shape != v.shape]
+    if replaced:
+        log.info("class count differs: new classifier head (%s)", ", ".join(replaced))
+        state_dict = {k: (own[k] if k in replaced else v) for k, v in state_dict.items()}
+    apply_state_dict(model, state_dict, source=path)
+
+
+def training_loss(args, model, teacher, x, y) -> torch.Tensor:
+    logits = model(x)
+    loss = segmentation_loss(logits, y, args.loss)
+    if teacher is not None:
+        with torch.no_grad():
+            teacher_logits = teacher(x)
+        kd = distillation_loss(logits, teacher_logits, y, args.kd_temperature)
+        loss = (1.0 - args.kd_alpha) * loss + args.kd_alpha * kd
+    return loss
+
+
+def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
+        resume: str | None = None) -> list[dict]:
+    """Run ``args.steps`` optimiser steps, checkpointing the training state to ``state_path``.
+
+    Returns the evaluation history (one dict per ``--eval-every``)."""
+    train_set = make_dataset(args, "train", args.train_scenes, augment=True)
+    val_set = make_dataset(args, "val", args.eval_count, augment=False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=args.warmup, div_factor=10.0,
+        final_div_factor=100.0,
+    )
+    step, history = 0, []
+    if resume:
+        state = torch.load(resume, map_location="cpu", weights_only=True)
+        if state["total_steps"] != args.steps:
+            raise SystemExit(f"{resume} belongs to a {state['total_steps']}-step schedule; "
+                             f"resume it with --steps {state['total_steps']}")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, history = state["step"], state["history"]
+        log.info("resumed %s at step %d", resume, step)
+    if teacher is not None:
+        teacher.eval().to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)
+
+    def save_state():
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = state_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": optimiser.state_dict(),
+                    "scheduler": scheduler.state_dict(), "step": step, "total_steps": args.steps,
+                    "history": history, "torch_rng": torch.get_rng_state()}, tmp)
+        tmp.replace(state_path)
+
+    loader = DataLoader(train_set, batch_sampler=BatchIndices(len(train_set), args.batch, args.seed, step),
+                        num_workers=args.workers, persistent_workers=args.workers > 0)
+    batches = iter(loader)
+    if resume:  # after the loader has drawn its seed, as it had in the interrupted run
+        torch.set_rng_state(state["torch_rng"])
+    bar = tqdm(total=args.steps, initial=step, desc=f"train {args.model}", dynamic_ncols=True)
+    smooth = None
+    while step < args.steps:
+        model.train()
+        if args.freeze_backbone:
+            freeze_batchnorm_statistics(model, args.model)
+        x, y = next(batches)
+        loss = training_loss(args, model, teacher, x.contiguous(memory_format=torch.channels_last), y)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        scheduler.step()
+        step += 1
+        smooth = loss.item() if smooth is None else 0.95 * smooth + 0.05 * loss.item()
+        bar.set_postfix(loss=f"{smooth:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+        bar.update()
+        if args.eval_every and (step % args.eval_every == 0 or step == args.steps):
+            cm = evaluate(torch_predictor(model), val_set, args.eval_count, desc="val")
+            history.append({"step": step, "loss": round(smooth, 4), "val_miou": round(cm.miou(), 4),
+                            "val_pixel_accuracy": round(cm.pixel_accuracy(), 4)})
+            bar.write(f"step {step}: loss {smooth:.4f}  val mIoU {cm.miou():.4f}  "
+                      f"pixel acc {cm.pixel_accuracy():.4f}")
+        if step % args.checkpoint_every == 0 or step == args.steps:
+            save_state()
+    bar.close()
+    return history
+
+
+def load_teacher(args) -> nn.Module | None:
+    if not args.teacher:
+        return None
+    path = args.teacher_weights or default_weights(args.teacher)
+    if path is None:
+        raise SystemExit(f"--teacher {args.teacher} needs --teacher-weights (none are shipped)")
+    teacher = build_model(args.teacher, NUM_CLASSES)
+    load_weights(teacher, path)
+    for p in teacher.parameters():
+        p.requires_grad = False
+    return teacher
+
+
+def run_meta(args, history: list[dict]) -> dict:
+    return {
+        "input_size": list(args.size),
+        "command": "python -m seg_core.train " + shlex.join(sys.argv[1:]),
+        "data": {"source": args.data, "train_split": "train", "train_scenes": args.train_scenes,
+                 "val_split": "val", "seed": args.seed},
+        "history": history,
+    }
+
+
+def cmd_train(args) -> None:
+    seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    model = build_model(args.model, NUM_CLASSES)
+    if args.init:
+        init_from(model, args.model, args.init)
+    if args.freeze_backbone:
+        freeze_backbone(model, args.model)
+    out = Path(args.out)
+    history = fit(args, model, load_teacher(args), out.with_suffix(".state.pt"), args.resume)
+    save_checkpoint(model, out, args.model, NUM_CLASSES, fp16=args.fp16, **run_meta(args, history))
+    print(f"wrote {out}")
+
+
+# ----------------------------------------------------------------------------- eval / export
+
+def load_model(name: str, weights: str | None) -> tuple[nn.Module, dict]:
+    model = build_model(name, NUM_CLASSES)
+    path = weights or default_weights(name)
+    if path is None:
+        raise WeightsError(f"no weights given and none shipped for {name!r}")
+    return model.eval(), load_weights(model, path)
+
+
+def model_size(args, meta: dict) -> tuple[int, int]:
+    return tuple(args.size or meta.get("input_size") or DEFAULT_INPUT_SIZE)
+
+
+def metrics_summary(cm: ConfusionMatrix) -> dict:
+    return {"miou": round(cm.miou(), 4), "pixel_accuracy": round(cm.pixel_accuracy(), 4)}
+
+
+def cmd_eval(args) -> None:
+    torch.set_num_threads(args.threads)
+    model, meta = load_model(args.model, args.weights)
+    size = model_size(args, meta)
+    w, h = size
+    cm = evaluate(torch_predictor(model), generated_scenes(size, args.count, args.split, args.cache_dir),
+                  args.count, desc=f"eval {args.split}")
+    print(cm.table())
+    print(f"mIoU {cm.miou():.4f}  pixel accuracy {cm.pixel_accuracy():.4f}  "
+          f"({args.count} generated {args.split} images at {w}x{h})")
+    if args.json:
+        report = {"model": args.model, "weights": str(args.weights or default_weights(args.model)),
+                  "split": args.split, "count": args.count, "input_size": list(size), **cm.as_dict(),
+                  "confusion_matrix": cm.matrix.tolist()}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+
+
+def cmd_export(args) -> None:
+    model, meta = load_model(args.model, args.weights)
+    size = model_size(args, meta)
+    out = export_onnx(model, args.out, size)
+    diff = max_abs_difference(model, out, size)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), max |torch - onnxruntime| = {diff:.2e}")
+    if diff > 1e-3:
+        raise SystemExit(f"onnxruntime output differs from torch by {diff:.2e}")
+
+
+def calibration_batches(size: tuple[int, int], count: int, cache_dir: Path) -> Iterator[np.ndarray]:
+    val = generated_scenes(size, count, "val", cache_dir)
+    for i in tqdm(range(count), desc="calibrate", leave=False, dynamic_ncols=True):
+        yield val[i][0][None].numpy()
+
+
+def cmd_quantize(args) -> None:
+    model, meta = load_model(args.model, args.weights)
+    size = model_size(args, meta)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", size)
+        out = quantize_int8(fp32, args.out, calibration_batches(size, args.calibration, args.cache_dir))
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+# ----------------------------------------------------------------------------- pruning
+
+def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    return [(m, "weight") for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+
+def sparsity(model: nn.Module) -> float:
+    weights = [getattr(m, n) for m, n in prunable(model)]
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    return zeros / sum(w.numel() for w in weights)
+
+
+def cmd_prune(args) -> None:
+    seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    model, meta = load_model(args.model, args.weights)
+    args.size = model_size(args, meta)
+    torch_prune.global_unstructured(prunable(model), torch_prune.L1Unstructured, amount=args.sparsity)
+    out = Path(args.out)
+    history = fit(args, model, None, out.with_suffix(".state.pt")) if args.steps else []
+    for module, name in prunable(model):
+        torch_prune.remove(module, name)
+    save_checkpoint(model, out, args.model, NUM_CLASSES, fp16=args.fp16, **run_meta(args, history),
+                    sparsity=round(sparsity(model), 4))
+    dense, _ = load_model(args.model, args.weights)
+    dense_bytes = state_dict_bytes({
+        k: v.half() if args.fp16 and v.is_floating_point() else v for k, v in dense.state_dict().items()
+    })
+    dense_gz, pruned_gz = gzip_size(dense_bytes), gzip_size(out)
+    print(f"wrote {out}: conv weight sparsity {sparsity(model):.1%}\n"
+          f"  dense  {len(dense_bytes) / 1e6:.2f} MB, gzip {dense_gz / 1e6:.2f} MB\n"
+          f"  pruned {out.stat().st_size / 1e6:.2f} MB, gzip {pruned_gz / 1e6:.2f} MB "
+          f"({pruned_gz / dense_gz - 1:+.0%} compressed size on disk)")
+
+
+# ----------------------------------------------------------------------------- shipping
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest() -> dict:
+    return json.loads(MANIFEST_PATH.read_text()) if MANIFEST_PATH.is_file() else {}
+
+
+def file_entry(path: Path, **fields) -> dict:
+    return {**fields, "sha256": sha256(path), "size_bytes": path.stat().st_size}
+
+
+def cmd_ship(args) -> None:
+    """Store ``--weights`` as fp16 shipped weights (and optionally their ONNX export) and record
+    them in the manifest."""
+    torch.set_num_threads(args.threads)
+    model, meta = load_model(args.model, args.weights)
+    size = model_size(args, meta)
+    dest = WEIGHTS_DIR / f"{args.model}.pt"
+    kept = {k: v for k, v in meta.items() if k not in ("model", "num_classes", "input_size")}
+    save_checkpoint(model, dest, args.model, NUM_CLASSES, fp16=True, input_size=list(size), **kept)
+    shipped = build_model(args.model, NUM_CLASSES)
+    load_weights(shipped, dest)
+    cm = evaluate(torch_predictor(shipped), generated_scenes(size, args.count, "test", args.cache_dir), args.count,
+                  desc="test")
+    manifest = read_manifest()
+    manifest[dest.name] = file_entry(
+        dest, model=args.model, command=meta.get("command"), data=meta.get("data"),
+        input_size=list(size), dtype="float16",
+        metrics={**metrics_summary(cm), "split": "test", "count": args.count,
+                 "eval_command": f"python -m seg_core.train eval --model {args.model} "
+                                 f"--split test --count {args.count}"},
+    )
+    onnx_path = dest.with_suffix(".onnx")
+    if args.onnx:
+        export_onnx(shipped, onnx_path, size)
+        manifest[onnx_path.name] = file_entry(
+            onnx_path, model=args.model, exported_from=dest.name, input_size=list(size),
+            dtype="float32", command=f"python -m seg_core.train export-onnx --model {args.model} "
+                                     f"--weights {dest.name} --out {onnx_path.name}",
+        )
+    elif onnx_path.is_file():  # an export of the previous weights would no longer match
+        onnx_path.unlink()
+        manifest.pop(onnx_path.name, None)
+    MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"shipped {dest} ({dest.stat().st_size / 1e6:.2f} MB): test mIoU {cm.miou():.4f}")
+
+
+# ----------------------------------------------------------------------------- table
+
+def cmd_table(args) -> None:
+    torch.set_num_threads(BENCH_THREADS)
+    artifacts = Path(args.artifacts)
+    rows = []
+    for name in MODEL_NAMES:
+        path = default_weights(name)
+        if path is None:
+            continue
+        model, meta = load_model(name, str(path))
+        size = tuple(meta.get("input_size") or DEFAULT_INPUT_SIZE)
+        w, h = size
+        data = generated_scenes(size, args.count, "test", args.cache_dir)
+        x = torch.zeros(1, 3, h, w)
+        params, flops = count_parameters(model), count_flops(model, size)
+        fp32_onnx = artifacts / f"{name}.onnx"
+        int8_onnx = artifacts / f"{name}.int8.onnx"
+        if not fp32_onnx.is_file():
+            export_onnx(model, fp32_onnx, size)
+        if not int8_onnx.is_file():
+            quantize_int8(fp32_onnx, int8_onnx, calibration_batches(size, args.calibration, args.cache_dir))
+        variants = [
+            ("torch fp32 channels_last", torch_predictor(model), path),
+            ("torch bf16 channels_last", torch_predictor(model, bf16=True), path),
+            ("onnxruntime fp32", onnx_predictor(ort_session(fp32_onnx, BENCH_THREADS)), fp32_onnx),
+            ("onnxruntime int8", onnx_predictor(ort_session(int8_onnx, BENCH_THREADS)), int8_onnx),
+        ]
+        pruned_path = artifacts / f"{name}.pruned.pt"
+        if pruned_path.is_file():
+            pruned = build_model(name, NUM_CLASSES)
+            pruned_meta = load_weights(pruned, pruned_path)
+            variants.append((f"torch fp32 pruned {pruned_meta.get('sparsity', 0):.0%}",
+                             torch_predictor(pruned), pruned_path))
+        for variant, predict, file in variants:
+            cm = evaluate(predict, data, args.count, desc=f"{name} {variant}")
+            latency = median_latency_ms(lambda: predict(x), runs=args.runs)
+            rows.append({
+                "model": name, "variant": variant, "input_size": list(size), "params": params,
+                "gflops": round(flops / 1e9, 3), "file": file.name,
+                "size_mb": round(file.stat().st_size / 1e6, 2),
+                "gzip_mb": round(gzip_size(file) / 1e6, 2),
+                "latency_ms": round(latency, 2), "fps": round(1000.0 / latency, 1),
+                "miou": round(cm.miou(), 4),
+            })
+            print(json.dumps(rows[-1]))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    Path(args.markdown).write_text(models_markdown(rows, args))
+    print(f"wrote {args.markdown} and {args.json}")
+
+
+def models_markdown(rows: list[dict], args) -> str:
+    lines = [
+        "# Models",
+        "",
+        "Shipped weights and their optimised variants. Latency is the median of "
+        f"{args.runs} single-image forward passes at the model's input size on {BENCH_THREADS} "
+        "CPU threads (argmax included, pre/post-processing not); mIoU is measured on the first "
+        f"{args.count} images of the generated test split at the same size. FLOPs count multiplies "
+        "and adds separately (torch.utils.flop_counter). Regenerate with "
+        "`python -m seg_core.train table`.",
+        "",
+        "| model | variant | input (w x h) | params (M) | GFLOPs | file | size (MB) | gzip (MB) "
+        "| latency (ms) | fps | mIoU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['variant']} | {r['input_size'][0]} x {r['input_size'][1]} "
+            f"| {r['params'] / 1e6:.2f} | {r['gflops']:.2f} | {r['file']} | {r['size_mb']:.2f} "
+            f"| {r['gzip_mb']:.2f} | {r['latency_ms']:.1f} | {r['fps']:.1f} | {r['miou']:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def add_training_args(p: argparse.ArgumentParser, steps: int) -> None:
+    p.add_argument("--data", choices=("generated", "cityscapes"), default="generated")
+    p.add_argument("--cityscapes-root", help="Cityscapes root (leftImg8bit/, gtFine/)")
+    p.add_argument("--crop", type=int, nargs=2, metavar=("W", "H"),
+                   help="random training crop (default: the whole --size image)")
+    p.add_argument("--augment", nargs="*", choices=AUGMENTATIONS, default=list(AUGMENTATIONS),
+                   help="training augmentations (none when given without names)")
+    p.add_argument("--train-scenes", type=int, default=3000,
+                   help="generated training scenes, rendered once into --cache-dir")
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (OneCycle)")
+    p.add_argument("--warmup", type=float, default=0.05, help="fraction of steps warming up")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--loss", choices=LOSS_NAMES, default="ce+iou")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=500, help="validate every K steps (0: never)")
+    p.add_argument("--eval-count", type=int, default=64, help="validation images")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--workers", type=int, default=1,
+                   help="data loader processes (and scene rendering processes)")
+    p.add_argument("--fp16", action="store_true", help="store the final weights as float16")
+    p.add_argument("--out", required=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m seg_core.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
+                    help="where generated scenes are rendered once and kept")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def model_args(p, weights_required=False):
+        p.add_argument("--model", choices=MODEL_NAMES, required=True)
+        p.add_argument("--weights", required=weights_required,
+                       help="checkpoint (default: the shipped weights)")
+        p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"),
+                       help="input size (default: the checkpoint's)")
+
+    p = sub.add_parser("train", help="train or fine-tune a model")
+    p.add_argument("--model", choices=MODEL_NAMES, required=True)
+    p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), default=list(DEFAULT_INPUT_SIZE),
+                   help="image size the model is trained and run at")
+    add_training_args(p, steps=3000)
+    p.add_argument("--teacher", choices=MODEL_NAMES, help="distil from this model")
+    p.add_argument("--teacher-weights", help="teacher checkpoint (default: its shipped weights)")
+    p.add_argument("--kd-temperature", type=float, default=2.0)
+    p.add_argument("--kd-alpha", type=float, default=0.5, help="weight of the distillation loss")
+    p.add_argument("--init", help="start from this state dict (e.g. an official torchvision one)")
+    p.add_argument("--freeze-backbone", action="store_true", help="train only the classifier head")
+    p.add_argument("--resume", help="training state (<out>.state.pt) to continue from")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="mIoU, pixel accuracy, per-class IoU, confusion matrix")
+    model_args(p)
+    p.add_argument("--split", choices=("val", "test"), default="test")
+    p.add_argument("--count", type=int, default=200)
+    p.add_argument("--json", help="write the report (with the confusion matrix) here")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("export-onnx", help="export to ONNX and check it against torch")
+    model_args(p)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("quantize", help="int8 static quantization with onnxruntime")
+    model_args(p)
+    p.add_argument("--calibration", type=int, default=32, help="generated val images")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("prune", help="global magnitude pruning, fine-tuning, made permanent")
+    p.add_argument("--model", choices=MODEL_NAMES, required=True)
+    p.add_argument("--weights", help="checkpoint to prune (default: the shipped weights)")
+    p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"))
+    p.add_argument("--sparsity", type=float, default=0.7, help="fraction of conv weights zeroed")
+    add_training_args(p, steps=300)
+    p.set_defaults(func=cmd_prune, lr=5e-4, teacher=None, init=None, freeze_backbone=False)
+
+    p = sub.add_parser("ship", help="store weights as fp16 in the package and update the manifest")
+    model_args(p, weights_required=True)
+    p.add_argument("--count", type=int, default=200, help="generated test images to evaluate")
+    p.add_argument("--onnx", action="store_true", help="also ship an ONNX export beside the weights")
+    p.set_defaults(func=cmd_ship)
+
+    p = sub.add_parser("table", help="write docs/models.md comparing the shipped models")
+    p.add_argument("--count", type=int, default=100, help="generated test images for mIoU")
+    p.add_argument("--runs", type=int, default=30, help="timed runs per variant")
+    p.add_argument("--calibration", type=int, default=32)
+    p.add_argument("--artifacts", default="out/table", help="where ONNX variants are written")
+    p.add_argument("--markdown", default="docs/models.md")
+    p.add_argument("--json", default="docs/models.json")
+    p.set_defaults(func=cmd_table)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    start = time.perf_counter()
+    args.func(args)
+    log.info("%s done in %.0f s", args.command, time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Shipped weights: listed in the manifest with the right checksum, loadable, and accurate.
+
+The mIoU floors sit a little below what each checkpoint measured on the same first
+CHECK_IMAGES images of the generated test split, so a damaged or wrong checkpoint fails here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+
+from seg_core.classes import NUM_CLASSES
+from seg_core.models import MANIFEST_PATH, WEIGHTS_DIR, build_model, load_weights
+from seg_core.onnx_export import max_abs_difference
+from seg_core.datasets import GeneratedStreetDataset
+from seg_core.train import evaluate, torch_predictor
+
+CHECK_IMAGES = 8
+MIOU_FLOOR = {  # measured 0.371 and 0.372 on these 8 images
+    "deeplabv3_mobilenet_v3_large.pt": 0.33,
+    "enet.pt": 0.33,
+}
+MAX_TOTAL_BYTES = 60_000_000
+
+torch.set_num_threads(2)
+MANIFEST = json.loads(MANIFEST_PATH.read_text()) if MANIFEST_PATH.is_file() else {}
+CHECKPOINTS = sorted(f for f in MANIFEST if f.endswith(".pt"))
+ONNX_EXPORTS = sorted(f for f in MANIFEST if f.endswith(".onnx"))
+
+
+def test_every_shipped_file_is_in_the_manifest():
+    shipped = {p.name for p in WEIGHTS_DIR.iterdir() if p.suffix in (".pt", ".onnx")}
+    assert shipped == set(MANIFEST), "weights/ and weights/manifest.json disagree"
+    assert set(CHECKPOINTS) == set(MIOU_FLOOR), "every shipped checkpoint needs an mIoU floor here"
+    assert sum(p.stat().st_size for p in WEIGHTS_DIR.iterdir()) <= MAX_TOTAL_BYTES
+
+
+@pytest.mark.parametrize("filename", sorted(MANIFEST))
+def test_checksum_and_size_match_the_manifest(filename):
+    entry, path = MANIFEST[filename], WEIGHTS_DIR / filename
+    assert path.stat().st_size == entry["size_bytes"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+
+
+@pytest.mark.parametrize("filename", CHECKPOINTS)
+def test_checkpoint_loads_and_reaches_its_miou_floor(filename):
+    entry = MANIFEST[filename]
+    model = build_model(entry["model"], NUM_CLASSES)
+    meta = load_weights(model, WEIGHTS_DIR / filename)
+    assert meta["input_size"] == entry["input_size"]
+    test = GeneratedStreetDataset("test", CHECK_IMAGES, *entry["input_size"])
+    cm = evaluate(torch_predictor(model), test, CHECK_IMAGES)
+    assert cm.miou() >= MIOU_FLOOR[filename], cm.table()
+
+
+@pytest.mark.parametrize("filename", ONNX_EXPORTS)
+def test_onnx_export_matches_its_checkpoint(filename):
+    entry = MANIFEST[filename]
+    model = build_model(entry["model"], NUM_CLASSES)
+    load_weights(model, WEIGHTS_DIR / entry["exported_from"])
+    size = tuple(entry["input_size"])
+    assert max_abs_difference(model, WEIGHTS_DIR / filename, size) < 1e-3

@@ -34,7 +34,7 @@ def image(h=70, w=100):
 
 
 def test_predicts_labels_at_the_input_size(weights):
-    seg = Segmenter("enet", weights=str(weights), threads=2)
+    seg = Segmenter("enet", weights=str(weights), threads=1)
     assert seg.model_name == "enet" and not seg.untrained
     assert seg.input_size == (64, 32) and seg.device.type == "cpu"
     labels = seg.predict(image())

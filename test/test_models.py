@@ -13,7 +13,6 @@ from seg_core.models import (
 from seg_core.models.enet import ENet, max_unpool2x
 from seg_core.onnx_export import export_onnx, max_abs_difference
 
-torch.set_num_threads(2)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

@@ -9,7 +9,6 @@ import hashlib
 import json
 
 import pytest
-import torch
 
 from seg_core.classes import NUM_CLASSES
 from seg_core.models import MANIFEST_PATH, WEIGHTS_DIR, build_model, load_weights
@@ -24,7 +23,6 @@ MIOU_FLOOR = {  # measured 0.371 and 0.372 on these 8 images
 }
 MAX_TOTAL_BYTES = 60_000_000
 
-torch.set_num_threads(2)
 MANIFEST = json.loads(MANIFEST_PATH.read_text()) if MANIFEST_PATH.is_file() else {}
 CHECKPOINTS = sorted(f for f in MANIFEST if f.endswith(".pt"))
 ONNX_EXPORTS = sorted(f for f in MANIFEST if f.endswith(".onnx"))

@@ -32,7 +32,7 @@ def cache_dir(tmp_path_factory):
 
 
 def run(args: list[str], cache_dir) -> None:
-    train.main(["--threads", "2", "--cache-dir", str(cache_dir), *args])
+    train.main(["--threads", "1", "--cache-dir", str(cache_dir), *args])
 
 
 def common(out, steps: int) -> list[str]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 from seg_bringup.demo import run_demo, segmentation_model
-from seg_bringup.runner import parse_overrides
+from seg_bringup.runner import Host, parse_overrides
 
 
 # The edge-to-cloud path alone (no on-robot fallback), so the cloud model is what is measured.
@@ -46,19 +47,31 @@ def main() -> None:
     parser.add_argument("--standalone-frames", type=int, default=60)
     parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE")
     parser.add_argument("--out", type=Path, default=Path("out/bench_pipeline"))
+    parser.add_argument("--split-cores", action="store_true",
+                        help="pin the cloud group (and the standalone model) to the last CPU and everything "
+                             "else to the others, as if the cloud were its own machine")
     args = parser.parse_args()
     overrides = parse_overrides([f"camera.width={args.width}", f"camera.height={args.height}",
                                  f"camera.rate={args.rate}", *args.set])
     model = segmentation_model(overrides)
     threads = int(overrides.get("segmentation", {}).get("threads", 0)) or None
+    hosts = None
+    if args.split_cores:
+        cpus = sorted(os.sched_getaffinity(0))
+        edge_cpus, cloud_cpu = ",".join(map(str, cpus[:-1])), str(cpus[-1])
+        hosts = {"edge": Host(["taskset", "-c", edge_cpus]), "cloud": Host(["taskset", "-c", cloud_cpu])}
+        os.sched_setaffinity(0, {cpus[-1]})
     print(f"bench: model {model['model']} standalone ...", flush=True)
     alone = standalone_fps(model["model"], args.width, args.height, args.standalone_frames, threads)
+    if args.split_cores:
+        os.sched_setaffinity(0, set(cpus[:-1]))
     print(f"bench: standalone {alone['fps']} fps; running the pipeline for {args.duration:.0f} s ...", flush=True)
     summary = run_demo(args.duration, args.out, overrides, startup_timeout=180.0,
                        log=lambda line: print(line, flush=True), nodes=PIPELINE_NODES,
-                       outputs="/cloud/segmentation")
+                       outputs="/cloud/segmentation", hosts=hosts)
     result = {
-        "config": {"width": args.width, "height": args.height, "rate": args.rate, "overrides": overrides},
+        "config": {"width": args.width, "height": args.height, "rate": args.rate, "overrides": overrides,
+                   "split_cores": args.split_cores},
         "model": model,
         "standalone": alone,
         "pipeline": summary,

@@ -20,7 +20,7 @@ from rclpy.executors import SingleThreadedExecutor
 from seg_core.classes import colorize
 
 from .observer import PipelineObserver
-from .runner import Graph, default_params_file, parse_overrides
+from .runner import Graph, Host, default_params_file, parse_overrides
 
 
 def segmentation_model(overrides: dict[str, dict[str, str]]) -> dict:
@@ -68,7 +68,8 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> int:
 
 
 def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], startup_timeout: float,
-             log=print, nodes: list[str] | None = None, outputs: str = "/segmentation") -> dict:
+             log=print, nodes: list[str] | None = None, outputs: str = "/segmentation",
+             hosts: dict[str, Host] | None = None) -> dict:
     """Run the edge and cloud groups (or only `nodes` of them) and watch `outputs`/labels."""
     out.mkdir(parents=True, exist_ok=True)
     model = segmentation_model(overrides)
@@ -80,7 +81,8 @@ def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], s
     executor.add_node(observer)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    with open(out / "nodes.log", "w") as node_log, Graph(["edge", "cloud"], overrides, output=node_log) as graph:
+    with open(out / "nodes.log", "w") as node_log, Graph(["edge", "cloud"], overrides, output=node_log,
+                                                             hosts=hosts) as graph:
         for name in nodes or [None]:
             graph.start(name)
         log(f"demo: started {', '.join(graph.processes)}; waiting for the first labels "

@@ -6,7 +6,6 @@ from sensor_msgs.msg import Image
 from seg_core.codec import EncoderConfig, H264Encoder, resize_rgb
 from seg_interfaces.msg import H264Packet, KeyframeRequest
 from seg_ros import qos
-from seg_ros.images import image_to_rgb
 from seg_ros.node import PipelineNode, received_at, run
 
 
@@ -55,10 +54,8 @@ class H264EncoderNode(PipelineNode):
 
     def _on_image(self, msg: Image, info) -> None:
         received, started = received_at(info), self.now_msg()
-        try:
-            rgb = image_to_rgb(msg)
-        except ValueError as exc:
-            self.get_logger().error(f"dropping image: {exc}", throttle_duration_sec=2.0)
+        rgb = self.rgb_or_none(msg)
+        if rgb is None:
             return
         encoder = self._encoder_for(msg.width, msg.height)
         if (encoder.width, encoder.height) != (msg.width, msg.height):

@@ -13,6 +13,7 @@ from builtin_interfaces.msg import Time as TimeMsg
 from seg_interfaces.msg import StageTiming
 
 from . import qos
+from .images import image_to_rgb
 
 
 class PipelineNode(Node):
@@ -54,6 +55,14 @@ class PipelineNode(Node):
             self.get_logger().error(f"publish on {publisher.topic_name} failed: {exc}",
                                     throttle_duration_sec=1.0)
             return False
+
+    def rgb_or_none(self, msg):
+        """The rgb8 pixels of an Image, or None, logged (throttled), when its encoding or size is wrong."""
+        try:
+            return image_to_rgb(msg)
+        except ValueError as exc:
+            self.get_logger().error(f"dropping image: {exc}", throttle_duration_sec=2.0)
+            return None
 
     def report_timing(self, header, received, started, handed, output_bytes: int) -> None:
         """Publish when this stage got the frame with `header`, began on it and handed on its output."""

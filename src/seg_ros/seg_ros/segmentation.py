@@ -14,7 +14,7 @@ from seg_core.inference import Segmenter
 from seg_interfaces.msg import LabelInfo, VisionClass
 
 from . import qos
-from .images import array_to_image, image_to_rgb, labels_to_png
+from .images import array_to_image, labels_to_png
 from .node import PipelineNode, received_at
 
 
@@ -71,10 +71,8 @@ class SegmentationNode(PipelineNode):
         if not self.should_process():
             return
         received, started = received_at(info), self.now_msg()
-        try:
-            rgb = image_to_rgb(msg)
-        except ValueError as exc:
-            self.get_logger().error(f"dropping image: {exc}", throttle_duration_sec=2.0)
+        rgb = self.rgb_or_none(msg)
+        if rgb is None:
             return
         labels = self._segmenter.predict(rgb)
         labels_msg = array_to_image(labels, msg.header, "mono8")

@@ -32,7 +32,8 @@ from seg_ros.node import PipelineNode, run
 
 # Probes and replies: best effort (a lost probe must show as lost), a few in flight.
 PROBES = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
-RESULTS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
+# Cloud results: reliable (their publishers are), so a restarted cloud node is always matched again.
+RESULTS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 DIAG_LEVELS = {GOOD: DiagnosticStatus.OK, DEGRADED: DiagnosticStatus.WARN, DOWN: DiagnosticStatus.ERROR}
 
 

@@ -45,6 +45,8 @@ from seg_ros.node import PipelineNode, run
 # Camera frames and results: every frame counts here (unlike a segmenter, which wants only the
 # newest), so a few are queued; best effort, to match any publisher (local or a bridge's).
 INPUTS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
+# Segmentation results: reliable (their publishers are), so a restarted cloud node is always matched again.
+RESULTS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 LINK_UNKNOWN = 255
 
 
@@ -108,12 +110,12 @@ class SegmentationArbiterNode(PipelineNode):
         self.create_subscription(Image, "camera/image_raw", self._on_camera, INPUTS)
         if p["cloud_transport"] == "compressed":
             cloud = self.create_subscription(CompressedImage, "cloud/segmentation/labels/compressed",
-                                             self._on_cloud_png, INPUTS)
+                                             self._on_cloud_png, RESULTS)
         else:
             cloud = self.create_subscription(Image, "cloud/segmentation/labels",
-                                             lambda m: self._on_labels(CLOUD, m), INPUTS)
+                                             lambda m: self._on_labels(CLOUD, m), RESULTS)
         edge = self.create_subscription(Image, "edge/segmentation/labels",
-                                        lambda m: self._on_labels(EDGE, m), INPUTS)
+                                        lambda m: self._on_labels(EDGE, m), RESULTS)
         for source in SOURCES:
             self.create_subscription(LabelInfo, f"{source}/segmentation/label_info",
                                      lambda m, s=source: self._on_label_info(s, m), qos.LATCHED)

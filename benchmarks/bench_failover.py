@@ -39,21 +39,13 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from seg_bringup.graph import NodeSpec  # noqa: E402
 from seg_interfaces.msg import H264Packet, LinkStatus, SegmentationStatus  # noqa: E402
 from seg_ros import qos  # noqa: E402
+from conftest import wait_for  # noqa: E402
 from test_failover import (  # noqa: E402
     CLOUD_NODES, MODEL_H, MODEL_W, NODES, PARAMS, Processes, Recorder, first_cloud_result_after, longest_gap,
     write_params,
 )
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -79,7 +79,9 @@ def quantize_int8(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        # no graph optimisation here: it would fold the unpooling zeros into large constants
+        quant_pre_process(str(fp32_path), str(prepared), skip_optimization=True,
+                          skip_symbolic_shape=True)
         quantize_static(
             str(prepared), str(out_path), Reader(), quant_format=QuantFormat.QDQ,
             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,

@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import random
 import shlex
 import sys
@@ -367,8 +368,9 @@ def cmd_prune(args) -> None:
     history = fit(args, model, None, out.with_suffix(".state.pt")) if args.steps else []
     for module, name in prunable(model):
         torch_prune.remove(module, name)
+    source = Path(args.weights) if args.weights else default_weights(args.model)
     save_checkpoint(model, out, args.model, NUM_CLASSES, fp16=args.fp16, **run_meta(args, history),
-                    sparsity=round(sparsity(model), 4))
+                    sparsity=round(sparsity(model), 4), pruned_from=sha256(source))
     dense, _ = load_model(args.model, args.weights)
     dense_bytes = state_dict_bytes({
         k: v.half() if args.fp16 and v.is_floating_point() else v for k, v in dense.state_dict().items()
@@ -445,34 +447,39 @@ def cmd_table(args) -> None:
         w, h = size
         data = generated_scenes(size, args.count, "test", args.cache_dir)
         x = torch.zeros(1, 3, h, w)
-        params, flops = count_parameters(model), count_flops(model, size)
-        fp32_onnx = artifacts / f"{name}.onnx"
-        int8_onnx = artifacts / f"{name}.int8.onnx"
-        if not fp32_onnx.is_file():
-            export_onnx(model, fp32_onnx, size)
-        if not int8_onnx.is_file():
-            quantize_int8(fp32_onnx, int8_onnx, calibration_batches(size, args.calibration, args.cache_dir))
+        flops = count_flops(model, size)
+        fp32_onnx = export_onnx(model, artifacts / f"{name}.onnx", size)
+        int8_onnx = quantize_int8(fp32_onnx, artifacts / f"{name}.int8.onnx",
+                                  calibration_batches(size, args.calibration, args.cache_dir))
         variants = [
-            ("torch fp32 channels_last", torch_predictor(model), path),
-            ("torch bf16 channels_last", torch_predictor(model, bf16=True), path),
-            ("onnxruntime fp32", onnx_predictor(ort_session(fp32_onnx, BENCH_THREADS)), fp32_onnx),
-            ("onnxruntime int8", onnx_predictor(ort_session(int8_onnx, BENCH_THREADS)), int8_onnx),
+            ("torch fp32 channels_last", model, torch_predictor(model), path),
+            ("torch bf16 channels_last", model, torch_predictor(model, bf16=True), path),
+            ("onnxruntime fp32", model, onnx_predictor(ort_session(fp32_onnx, BENCH_THREADS)), fp32_onnx),
+            ("onnxruntime int8", model, onnx_predictor(ort_session(int8_onnx, BENCH_THREADS)), int8_onnx),
         ]
         pruned_path = artifacts / f"{name}.pruned.pt"
         if pruned_path.is_file():
             pruned = build_model(name, NUM_CLASSES)
             pruned_meta = load_weights(pruned, pruned_path)
-            variants.append((f"torch fp32 pruned {pruned_meta.get('sparsity', 0):.0%}",
-                             torch_predictor(pruned), pruned_path))
-        for variant, predict, file in variants:
+            if pruned_meta.get("pruned_from") == sha256(path):
+                variants.append((f"torch fp32 pruned {pruned_meta['sparsity']:.0%}", pruned,
+                                 torch_predictor(pruned), pruned_path))
+            else:
+                log.warning("%s was not pruned from the shipped %s; prune again to list it",
+                            pruned_path, path.name)
+        for variant, net, predict, file in variants:
             cm = evaluate(predict, data, args.count, desc=f"{name} {variant}")
+            load = os.getloadavg()[0]
             latency = median_latency_ms(lambda: predict(x), runs=args.runs)
             rows.append({
-                "model": name, "variant": variant, "input_size": list(size), "params": params,
+                "model": name, "variant": variant, "input_size": list(size),
+                "params": count_parameters(net),
+                "nonzero_params": sum(int(p.count_nonzero()) for p in net.parameters()),
                 "gflops": round(flops / 1e9, 3), "file": file.name,
                 "size_mb": round(file.stat().st_size / 1e6, 2),
                 "gzip_mb": round(gzip_size(file) / 1e6, 2),
                 "latency_ms": round(latency, 2), "fps": round(1000.0 / latency, 1),
+                "load_average": round(max(load, os.getloadavg()[0]), 2),
                 "miou": round(cm.miou(), 4),
             })
             print(json.dumps(rows[-1]))
@@ -490,18 +497,21 @@ def models_markdown(rows: list[dict], args) -> str:
         f"{args.runs} single-image forward passes at the model's input size on {BENCH_THREADS} "
         "CPU threads (argmax included, pre/post-processing not); mIoU is measured on the first "
         f"{args.count} images of the generated test split at the same size. FLOPs count multiplies "
-        "and adds separately (torch.utils.flop_counter). Regenerate with "
-        "`python -m seg_core.train table`.",
+        "and adds separately (torch.utils.flop_counter); the pruned variant keeps the dense "
+        "FLOPs since unstructured zeros are not skipped. The load column is the 1-minute load "
+        "average during the timing: on a shared machine, timings taken at a load above the core "
+        "count are inflated. Regenerate with `python -m seg_core.train table`.",
         "",
-        "| model | variant | input (w x h) | params (M) | GFLOPs | file | size (MB) | gzip (MB) "
-        "| latency (ms) | fps | mIoU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | variant | input (w x h) | params (M) | nonzero (M) | GFLOPs | file | size (MB) "
+        "| gzip (MB) | latency (ms) | fps | load | mIoU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['variant']} | {r['input_size'][0]} x {r['input_size'][1]} "
-            f"| {r['params'] / 1e6:.2f} | {r['gflops']:.2f} | {r['file']} | {r['size_mb']:.2f} "
-            f"| {r['gzip_mb']:.2f} | {r['latency_ms']:.1f} | {r['fps']:.1f} | {r['miou']:.4f} |"
+            f"| {r['params'] / 1e6:.2f} | {r['nonzero_params'] / 1e6:.2f} | {r['gflops']:.2f} "
+            f"| {r['file']} | {r['size_mb']:.2f} | {r['gzip_mb']:.2f} | {r['latency_ms']:.1f} "
+            f"| {r['fps']:.1f} | {r['load_average']:.1f} | {r['miou']:.4f} |"
         )
     return "\n".join(lines) + "\n"
 

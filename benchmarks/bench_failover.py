@@ -90,7 +90,7 @@ class Session:
 
     def source(self):
         last = self.rec["status"].last()
-        return last.source if last is not None else None
+        return last.active_source if last is not None else None
 
     def handed_back(self, mark: int) -> bool:
         """The arbiter switched to the cloud after log position `mark` (it logs every switch)."""

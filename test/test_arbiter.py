@@ -147,7 +147,7 @@ def test_link_good_before_a_failover_does_not_count_toward_the_handback():
     arb = FrameArbiter(cloud_config(deadline_s=0.25, failover_s=0.1, handback_after=1000, handback_s=2.0))
     sim = Sim(arb)
     sim.link_events = [(0.0, GOOD)]
-    sim.cloud_ok = lambda i, t: not 10.0 <= t < 10.15   # 5 misses in a row while the link stays GOOD
+    sim.cloud_ok = lambda i, t: not 10.0 <= t < 10.3    # misses in a row while the link stays GOOD
     sim.run(14.0)
     fail, back = arb.take_switches()
     assert (fail.new, back.new) == (EDGE, CLOUD)
@@ -155,14 +155,20 @@ def test_link_good_before_a_failover_does_not_count_toward_the_handback():
     assert "2.0 s on the edge" in back.reason
 
 
-def test_no_handback_on_hits_while_link_is_down():
-    arb = FrameArbiter(ArbiterConfig(initial_source=EDGE, handback_after=5))
+def test_hits_hand_back_while_the_monitor_still_says_down_and_only_a_new_down_fails_over():
+    arb = FrameArbiter(cloud_config(handback_after=10, failover_s=0.5))
     sim = Sim(arb)
-    sim.link_events = [(0.0, DOWN), (2.0, None)]
-    sim.run(1.5)
-    assert arb.active == EDGE and set(sim.sources()) == {EDGE}
-    sim.run(1.0)   # link state unknown (monitor gone): hits alone decide
-    assert arb.active == CLOUD
+    sim.cloud_ok = lambda i, t: not 1.0 <= t < 2.0                      # link cut 1..2 s
+    sim.link_events = [(0.0, GOOD), (1.2, DOWN), (1.7, DOWN), (2.2, DOWN), (2.7, DOWN), (3.2, DEGRADED),
+                       (4.0, DOWN)]
+    sim.run(5.0)
+    fail, back, again, back_again = arb.take_switches()
+    assert (fail.new, fail.reason) == (EDGE, "link DOWN") and fail.t == pytest.approx(1.2)
+    # back on the cloud 10 hits after the results return (at 2.0 s + 0.12 s latency), link still DOWN
+    assert back.new == CLOUD and "10 cloud results in a row" in back.reason
+    assert back.t == pytest.approx(2.0 + 9 / FPS + 0.12, abs=0.01)
+    assert (again.new, again.reason, again.t) == (EDGE, "link DOWN", 4.0)
+    assert back_again.new == CLOUD and 4.2 <= back_again.t <= 4.0 + 10 / FPS + 0.13
 
 
 def test_starts_on_edge_and_hands_back_to_cloud_once():
@@ -181,8 +187,9 @@ def test_five_percent_missing_cloud_results_never_flap_over_60s(initial):
     sim.run(60.0)
     switches = arb.take_switches()
     assert len(switches) == (0 if initial == CLOUD else 1), switches
-    assert arb.stats["cloud_misses"] > 50        # the misses happened ...
-    assert arb.stats["published_edge"] >= arb.stats["cloud_misses"]  # ... and got the edge result
+    lost = arb.stats["cloud_misses"] + arb.stats["cloud_skips"]
+    assert lost > 50                              # the losses happened ...
+    assert arb.stats["published_edge"] >= lost    # ... and got the edge result
     stamps = [d.stamp for _, d in sim.decisions]
     assert stamps == sorted(stamps) and len(stamps) == len(set(stamps)) == sim.frame - arb.pending
     assert arb.pending <= 0.25 * FPS + 3          # memory: only frames still in their deadline
@@ -231,6 +238,24 @@ def test_edge_only_with_dead_edge_still_publishes_cloud_stand_ins():
     assert len(srcs) == sim.frame - arb.pending
     # a stand-in waits for the edge until the deadline, no longer
     assert max(t - d.stamp for t, d in sim.decisions) <= 0.25 + 0.006
+
+
+def test_on_the_edge_frames_it_skips_do_not_wait_for_a_cloud_that_is_not_delivering():
+    arb = FrameArbiter(cloud_config(deadline_s=0.25, failover_s=0.5, handback_after=10**6))
+    sim = Sim(arb, edge_lat=0.06)
+    sim.edge_ok = lambda i, t: i % 3 == 0        # the edge keeps up with every third frame
+    sim.cloud_ok = lambda i, t: t < 2.0
+    sim.link_events = [(0.0, GOOD), (4.0, DOWN)]
+    sim.run(6.0)
+    assert [s.new for s in arb.take_switches()] == [EDGE]
+    # failed over (misses over failover_s, known at their deadline), the cloud silent: frames the
+    # edge skipped are dropped at once
+    quiet = [(t, d) for t, d in sim.decisions if 2.0 + 0.5 + 0.25 + 0.1 <= d.stamp < 4.0]
+    assert quiet and {d.source for _, d in quiet} == {EDGE}
+    assert max(t - d.stamp for t, d in quiet) <= 0.06 + 0.006
+    # the link DOWN says the same at once
+    down = [(t, d) for t, d in sim.decisions if d.stamp >= 4.0]
+    assert down and max(t - d.stamp for t, d in down) <= 0.06 + 0.006
 
 
 def test_stale_duplicate_and_far_future_results_are_refused_and_counted():

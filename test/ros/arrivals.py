@@ -28,7 +28,7 @@ def main() -> None:
 
     node.create_subscription(Image, "/segmentation/labels", lambda m: emit("labels", m), qos.PACKETS)
     node.create_subscription(SegmentationStatus, "/segmentation/status",
-                             lambda m: emit("status", m, source=m.source), qos.PACKETS)
+                             lambda m: emit("status", m, source=m.source, active=m.active_source), qos.PACKETS)
     node.create_subscription(LinkStatus, "/link/status",
                              lambda m: emit("link", m, state=m.state_name, reason=m.reason), qos.LATCHED)
     try:

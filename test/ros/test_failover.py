@@ -179,13 +179,17 @@ def test_cloud_failure_hands_over_to_edge_without_silence_and_back(failover_grap
         return any(line.startswith("[link_monitor]") and f"-> {state}:" in line
                    for line in log.getvalue()[mark:].splitlines())
 
-    def handed_back(mark: int) -> bool:
-        """The arbiter made the cloud its active source (it logs each switch) and serves from it.
+    def active_source():
+        last = rec["status"].last()
+        return last.active_source if last is not None else None
 
-        A single cloud-sourced status is not enough: while the edge is active, the cloud's result
+    def handed_back(mark: int) -> bool:
+        """The arbiter switched to the cloud after log position `mark` (it logs each switch).
+
+        A cloud-sourced frame is not enough: while the edge is active, the cloud's result
         stands in for a frame the edge skipped.
         """
-        return "source edge -> cloud" in log.getvalue()[mark:] and status_source() == "cloud"
+        return "source edge -> cloud" in log.getvalue()[mark:] and active_source() == "cloud"
 
     # (a) everything up: the planners' segmentation comes from the cloud.
     t0 = time.monotonic()

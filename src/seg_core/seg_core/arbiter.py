@@ -9,18 +9,24 @@ Rules
 -----
 - The arbiter has an *active source*, "cloud" or "edge" (``initial_source`` at start).
 - Cloud active: a frame gets the cloud result when it arrives within ``deadline_s`` of the frame's
-  stamp (a *hit*). When the deadline passes without it, or the cloud has already delivered a
-  newer frame (it skipped this one), the frame is a *miss* and gets the edge result (a *fill*);
-  a late cloud result is used only when the edge will not deliver that frame either.
+  stamp (a *hit*). When the deadline passes without it (a *miss*), or the cloud has already
+  delivered a newer frame (a *skip*: a cloud slower than the camera), the frame gets the edge
+  result (a *fill*); a late cloud result is used only when the edge will not deliver that frame either.
 - Edge active: a frame gets the edge result as soon as it arrives (no waiting for the cloud);
   the cloud result stands in only for frames the edge skipped or has not served by the deadline.
+  A frame the edge skipped waits for the cloud (up to the deadline) only while the cloud is
+  delivering (a result stamped within ``failover_s`` of the frame); otherwise it is dropped at
+  once, so it never holds back the edge results of newer frames.
 - Each frame is published at most once, in stamp order; a frame neither source can serve within
   ``max_wait_s`` (or that both skipped) is dropped and counted, so it never holds back newer frames.
 - Failover to the edge: the cloud missed every frame over ``failover_s`` of camera time (by
-  stamp, so the rule does not depend on the frame rate), or the link state DOWN.
-- Handback to the cloud: ``handback_after`` consecutive cloud hits, or the link GOOD without a
-  break for ``handback_s`` since the failover while the cloud is delivering (a hit since the
-  failover, and no run of misses as long as ``failover_s``); never while the link is DOWN.
+  stamp, so the rule does not depend on the frame rate; skips neither count nor break the run),
+  or the link state turning DOWN.
+- Handback to the cloud: ``handback_after`` cloud hits in a row (skips do not break the row), or
+  the link GOOD without a break for ``handback_s`` since the failover while the cloud is
+  delivering (a hit since the failover, and no run of misses as long as ``failover_s``). Hits
+  are direct evidence, so they hand back even while the link monitor, which recovers with its
+  own hysteresis, still says DOWN; only a new change to DOWN fails over again.
   Together these keep the active source from flapping when a few cloud results go missing.
 - Memory is bounded: frames older than ``horizon_s`` (by stamp) or beyond ``max_frames`` are
   dropped and counted.
@@ -41,7 +47,7 @@ SOURCES = (CLOUD, EDGE)
 class ArbiterConfig:
     deadline_s: float = 0.25      # a cloud result later than stamp + deadline is a miss
     failover_s: float = 1.0       # cloud misses without a hit over this much camera time -> edge
-    handback_after: int = 15      # consecutive cloud hits that make the cloud active again
+    handback_after: int = 10      # cloud hits in a row that make the cloud active again
     handback_s: float = 3.0       # ... or the link GOOD for this long (while the cloud delivers)
     max_wait_s: float = 1.0       # a frame nobody serves by stamp + max_wait_s is dropped
     horizon_s: float = 3.0        # frames older than this are forgotten (bounded memory)
@@ -117,7 +123,7 @@ class FrameArbiter:
         self.stats = {
             "frames": 0, "published": 0, "published_cloud": 0, "published_edge": 0, "fills": 0,
             "late_cloud": 0, "dropped_unserved": 0, "dropped_expired": 0, "dropped_overflow": 0,
-            "cloud_hits": 0, "cloud_misses": 0, "stale_results": 0, "future_stamps": 0, "duplicate_results": 0,
+            "cloud_hits": 0, "cloud_misses": 0, "cloud_skips": 0, "stale_results": 0, "future_stamps": 0, "duplicate_results": 0,
             "switches": 0, "clock_resets": 0,
         }
 
@@ -165,9 +171,9 @@ class FrameArbiter:
             self._good_since = None
         elif self._link != GOOD or self._good_since is None:
             self._good_since = t
-        self._link = state
-        if state == DOWN and self.active == CLOUD:
+        if state == DOWN and self._link != DOWN and self.active == CLOUD:
             self._switch(EDGE, t, None, "link DOWN")
+        self._link = state
 
     # ---- decisions ----------------------------------------------------------------------------
     def poll(self, t: float) -> list[Decision]:
@@ -276,12 +282,14 @@ class FrameArbiter:
         cloud = entry.results.get(CLOUD)
         if cloud is not None and cloud[1] <= entry.stamp + self.config.deadline_s:
             return "hit"
-        if t >= entry.stamp + self.config.deadline_s or self._latest.get(CLOUD, float("-inf")) > entry.stamp:
+        if t >= entry.stamp + self.config.deadline_s:
             return "miss"
+        if self._latest.get(CLOUD, float("-inf")) > entry.stamp:
+            return "skip"
         return None
 
     def _resolve_outcomes(self, t: float) -> None:
-        """Cloud hit/miss of frames in stamp order; drives failover and handback by runs."""
+        """Cloud hit/miss/skip of frames in stamp order; drives failover and handback by runs."""
         c = self.config
         for stamp in self._order:
             entry = self._frames[stamp]
@@ -297,9 +305,11 @@ class FrameArbiter:
                 self._misses_in_row = 0
                 self._miss_run = None
                 self._hits_since_failover += 1
-                if (self.active == EDGE and self._hits_in_row >= c.handback_after and self._link != DOWN):
+                if self.active == EDGE and self._hits_in_row >= c.handback_after:
                     self._switch(CLOUD, t, stamp, f"{self._hits_in_row} cloud results in a row within "
                                                   f"the {c.deadline_s:g} s deadline")
+            elif outcome == "skip":
+                self.stats["cloud_skips"] += 1
             else:
                 self.stats["cloud_misses"] += 1
                 self._misses_in_row += 1
@@ -337,6 +347,13 @@ class FrameArbiter:
             self._misses_in_row = 0
             self._miss_run = None
 
+    def _cloud_expected(self, stamp: float) -> bool:
+        """Whether a cloud result for the frame stamped `stamp` may still come: always while the
+        cloud is the active source; on the edge only while the cloud delivers."""
+        if self.active == CLOUD:
+            return True
+        return self._latest.get(CLOUD, float("-inf")) >= stamp - self.config.failover_s
+
     def _decide(self, entry: _Frame, t: float):
         """("cloud"|"edge", late) to publish, "drop", or None to wait."""
         c = self.config
@@ -347,7 +364,8 @@ class FrameArbiter:
         too_old = t >= stamp + c.max_wait_s
         edge_out = not has_edge and (too_old or self._latest.get(EDGE, float("-inf")) > stamp)
         cloud_out = cloud is None and (too_old or t >= stamp + c.deadline_s
-                                       or self._latest.get(CLOUD, float("-inf")) > stamp)
+                                       or self._latest.get(CLOUD, float("-inf")) > stamp
+                                       or not self._cloud_expected(stamp))
         if self.active == CLOUD:
             if cloud_on_time:
                 return CLOUD, False

@@ -2,7 +2,7 @@
 
 For every camera frame it publishes the cloud's labels when they arrive within `deadline_s` of the
 frame's stamp, else the on-robot ENet labels, so segmentation keeps coming when the link degrades
-or the cloud is gone. The rules (failover when the cloud missed every frame for `failover_s` or link DOWN,
+or the cloud is gone. The rules (failover when the cloud missed every frame for `failover_s` or the link turns DOWN,
 handback after `handback_after` hits in a row or link GOOD for `handback_s`, at most one output
 per frame, in stamp order, bounded memory) live in seg_core.arbiter.FrameArbiter.
 
@@ -18,7 +18,7 @@ Outputs (header = the INPUT camera image's stamp and frame_id):
   segmentation/color_mask  rgb8 Cityscapes palette
   segmentation/overlay     rgb8 blend with the camera image
   segmentation/label_info  LabelInfo, latched
-  segmentation/status      SegmentationStatus per frame: source, model, latency, link state
+  segmentation/status      SegmentationStatus per frame: source, active source, model, latency, link state
                            (link_state 255 = no link status heard for link_status_timeout_s)
 
 Bad inputs (undecodable PNG, wrong encodings, unknown class ids) are logged and dropped or
@@ -59,7 +59,8 @@ class SegmentationArbiterNode(PipelineNode):
     PARAMETERS = {
         "deadline_s": (0.25, "a cloud result later than camera stamp + deadline is replaced by the edge's (s)"),
         "failover_s": (1.0, "the cloud missing every frame over this much camera time makes the edge active (s)"),
-        "handback_after": (15, "consecutive on-time cloud results that make the cloud active again"),
+        "handback_after": (10, "on-time cloud results in a row that make the cloud active again "
+                               "(frames the cloud skipped do not break the row)"),
         "handback_s": (3.0, "... or the link GOOD for this long while the cloud delivers (s)"),
         "max_wait_s": (1.0, "a frame no source serves by stamp + max_wait_s is dropped (s)"),
         "horizon_s": (3.0, "frames older than this are forgotten (s)"),
@@ -264,7 +265,7 @@ class SegmentationArbiterNode(PipelineNode):
                     self.publish(self._overlay_pub, array_to_image(blended, header, "rgb8"))
         link = self._arbiter.link_state
         status = SegmentationStatus(
-            header=header, source=decision.source, model=self._models[decision.source],
+            header=header, source=decision.source, active_source=decision.active, model=self._models[decision.source],
             latency_ms=float((self._now() - stamp_seconds(header.stamp)) * 1000.0),
             link_state=LINK_UNKNOWN if link is None else int(link))
         self.publish(self._status_pub, status)

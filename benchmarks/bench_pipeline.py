@@ -47,9 +47,11 @@ def main() -> None:
     parser.add_argument("--standalone-frames", type=int, default=60)
     parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE")
     parser.add_argument("--out", type=Path, default=Path("out/bench_pipeline"))
+    parser.add_argument("--watch-overlay", action="store_true",
+                        help="also subscribe to the overlay, as RViz would (default: labels only, as a planner)")
     parser.add_argument("--split-cores", action="store_true",
-                        help="pin the cloud group (and the standalone model) to the last CPU and everything "
-                             "else to the others, as if the cloud were its own machine")
+                        help="pin the segmentation node (and the standalone model) to the last CPU and "
+                             "everything else to the others, as a cloud GPU would be the model's alone")
     args = parser.parse_args()
     overrides = parse_overrides([f"camera.width={args.width}", f"camera.height={args.height}",
                                  f"camera.rate={args.rate}", *args.set])
@@ -58,8 +60,8 @@ def main() -> None:
     hosts = None
     if args.split_cores:
         cpus = sorted(os.sched_getaffinity(0))
-        edge_cpus, cloud_cpu = ",".join(map(str, cpus[:-1])), str(cpus[-1])
-        hosts = {"edge": Host(["taskset", "-c", edge_cpus]), "cloud": Host(["taskset", "-c", cloud_cpu])}
+        others, model_cpu = ["taskset", "-c", ",".join(map(str, cpus[:-1]))], ["taskset", "-c", str(cpus[-1])]
+        hosts = {"edge": Host(others), "cloud": Host(others), "segmentation": Host(model_cpu)}
         os.sched_setaffinity(0, {cpus[-1]})
     print(f"bench: model {model['model']} standalone ...", flush=True)
     alone = standalone_fps(model["model"], args.width, args.height, args.standalone_frames, threads)
@@ -68,10 +70,10 @@ def main() -> None:
     print(f"bench: standalone {alone['fps']} fps; running the pipeline for {args.duration:.0f} s ...", flush=True)
     summary = run_demo(args.duration, args.out, overrides, startup_timeout=180.0,
                        log=lambda line: print(line, flush=True), nodes=PIPELINE_NODES,
-                       outputs="/cloud/segmentation", hosts=hosts)
+                       outputs="/cloud/segmentation", hosts=hosts, watch_overlay=args.watch_overlay)
     result = {
         "config": {"width": args.width, "height": args.height, "rate": args.rate, "overrides": overrides,
-                   "split_cores": args.split_cores},
+                   "split_cores": args.split_cores, "watch_overlay": args.watch_overlay},
         "model": model,
         "standalone": alone,
         "pipeline": summary,

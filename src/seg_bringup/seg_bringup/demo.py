@@ -69,14 +69,15 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> int:
 
 def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], startup_timeout: float,
              log=print, nodes: list[str] | None = None, outputs: str = "/segmentation",
-             hosts: dict[str, Host] | None = None) -> dict:
-    """Run the edge and cloud groups (or only `nodes` of them) and watch `outputs`/labels."""
+             hosts: dict[str, Host] | None = None, watch_overlay: bool = True) -> dict:
+    """Run the edge and cloud groups (or only `nodes` of them) and watch `outputs`/labels (and
+    `outputs`/overlay for the strip and video unless watch_overlay is False)."""
     out.mkdir(parents=True, exist_ok=True)
     model = segmentation_model(overrides)
     if model["untrained"]:
         log(f"WARNING: {model['model']} has NO TRAINED WEIGHTS; the masks below are noise.")
     rclpy.init()
-    observer = PipelineObserver(outputs)
+    observer = PipelineObserver(outputs, keep_overlays=300 if watch_overlay else 0)
     executor = SingleThreadedExecutor()
     executor.add_node(observer)
     spinner = threading.Thread(target=executor.spin, daemon=True)

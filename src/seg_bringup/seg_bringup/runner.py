@@ -63,7 +63,8 @@ class Host:
 class Graph:
     """The processes of one or more groups; output lines are prefixed with the node name.
 
-    Nothing runs until start(); leaving a `with Graph(...)` block stops every node.
+    Nothing runs until start(); leaving a `with Graph(...)` block stops every node. `hosts` maps a
+    node name or a group name to the Host its processes run on (a node's own entry wins).
     """
 
     def __init__(self, groups: list[str], overrides: dict[str, dict[str, str]] | None = None,
@@ -78,9 +79,9 @@ class Graph:
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self._launch: dict[str, tuple[list[str], dict[str, str]]] = {}
         for group in groups:
-            host = (hosts or {}).get(group, Host())
             params_file = (params_files or {}).get(group) or default_params_file(group)
             for spec in group_nodes(group):
+                host = (hosts or {}).get(spec.name) or (hosts or {}).get(group) or Host()
                 cmd = node_command(spec, params_file, overrides.get(spec.name), log_level)
                 self._launch[spec.name] = (host.prefix + cmd, {**base_env, **host.env})
         self._output = output

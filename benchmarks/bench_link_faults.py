@@ -25,7 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "ros"))
 
 from netns import HostPair  # noqa: E402
-from test_link_faults import start_system, stop_system, takeover_and_handback  # noqa: E402
+from test_link_faults import (  # noqa: E402
+    kill_cloud, restart_cloud, start_system, stop_system, takeover_and_handback,
+)
 
 
 def summary(values: list[float]) -> dict:
@@ -58,16 +60,8 @@ def main() -> None:
             cuts.append(result)
             print(f"cut {i + 1}/{args.cuts}: {result}", file=sys.stderr)
             time.sleep(args.settle_s)
-
-        def kill():
-            g.stop("segmentation")
-            g.stop("link_probe_responder")
-
-        def restart():
-            g.start("segmentation")
-            g.start("link_probe_responder")
-
-        killed = takeover_and_handback(system, kill, restart, "DOWN", hold_s=args.cut_s)
+        killed = takeover_and_handback(system, lambda: kill_cloud(g), lambda: restart_cloud(g), "DOWN",
+                                       hold_s=args.cut_s)
         print(f"cloud kill: {killed}", file=sys.stderr)
         report = {
             "setup": "edge and cloud network namespaces, veth, Zenoh; camera 320x240 @ 30 fps; "

@@ -2,8 +2,10 @@
 
 Prints JSON: per-stage latency (median/p95), codec+transport overhead beyond inference, H.264 vs
 raw bandwidth, and pipeline output fps against the model's standalone fps on this machine.
+With --edge it measures the on-robot path instead: camera -> edge_segmentation (ENet, its
+configured size, threads and backend) against ENet alone.
 
-    source scripts/env.sh && python benchmarks/bench_pipeline.py --duration 30
+    source scripts/env.sh && python benchmarks/bench_pipeline.py --duration 30 [--split-cores] [--edge]
 """
 from __future__ import annotations
 
@@ -19,15 +21,17 @@ from seg_bringup.runner import Host, parse_overrides
 
 # The edge-to-cloud path alone (no on-robot fallback), so the cloud model is what is measured.
 PIPELINE_NODES = ["camera", "h264_encoder", "h264_decoder", "segmentation"]
+EDGE_NODES = ["camera", "edge_segmentation"]
 
 
-def standalone_fps(model: str, width: int, height: int, frames: int, threads: int | None) -> dict:
+def standalone_fps(model: str, width: int, height: int, frames: int, threads: int | None,
+                   backend: str = "torch") -> dict:
     """The model alone on generated frames of the camera's size: the ceiling for the pipeline."""
     from seg_core.inference import Segmenter
     from seg_core.scene import DrivingSequence
     seq = DrivingSequence(7, width, height)
     images = [seq.frame(i)[0] for i in range(8)]
-    seg = Segmenter(model, threads=threads)
+    seg = Segmenter(model, threads=threads, backend=backend)
     for rgb in images[:3]:
         seg.predict(rgb)
     start = time.perf_counter()
@@ -49,31 +53,35 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench_pipeline"))
     parser.add_argument("--watch-overlay", action="store_true",
                         help="also subscribe to the overlay, as RViz would (default: labels only, as a planner)")
+    parser.add_argument("--edge", action="store_true",
+                        help="measure camera -> edge_segmentation (ENet) instead of the cloud path")
     parser.add_argument("--split-cores", action="store_true",
                         help="pin the segmentation node (and the standalone model) to the last CPU and "
                              "everything else to the others, as a cloud GPU would be the model's alone")
     args = parser.parse_args()
     overrides = parse_overrides([f"camera.width={args.width}", f"camera.height={args.height}",
                                  f"camera.rate={args.rate}", *args.set])
-    model = segmentation_model(overrides)
-    threads = int(overrides.get("segmentation", {}).get("threads", 0)) or None
+    node, group = ("edge_segmentation", "edge") if args.edge else ("segmentation", "cloud")
+    model = segmentation_model(overrides, node, group)
     hosts = None
     if args.split_cores:
         cpus = sorted(os.sched_getaffinity(0))
         others, model_cpu = ["taskset", "-c", ",".join(map(str, cpus[:-1]))], ["taskset", "-c", str(cpus[-1])]
-        hosts = {"edge": Host(others), "cloud": Host(others), "segmentation": Host(model_cpu)}
+        hosts = {"edge": Host(others), "cloud": Host(others), node: Host(model_cpu)}
         os.sched_setaffinity(0, {cpus[-1]})
     print(f"bench: model {model['model']} standalone ...", flush=True)
-    alone = standalone_fps(model["model"], args.width, args.height, args.standalone_frames, threads)
+    alone = standalone_fps(model["model"], args.width, args.height, args.standalone_frames,
+                           model["threads"] or None, model["backend"])
     if args.split_cores:
         os.sched_setaffinity(0, set(cpus[:-1]))
     print(f"bench: standalone {alone['fps']} fps; running the pipeline for {args.duration:.0f} s ...", flush=True)
     summary = run_demo(args.duration, args.out, overrides, startup_timeout=180.0,
-                       log=lambda line: print(line, flush=True), nodes=PIPELINE_NODES,
-                       outputs="/cloud/segmentation", hosts=hosts, watch_overlay=args.watch_overlay)
+                       log=lambda line: print(line, flush=True), nodes=EDGE_NODES if args.edge else PIPELINE_NODES,
+                       outputs=f"/{'edge' if args.edge else 'cloud'}/segmentation", hosts=hosts,
+                       watch_overlay=args.watch_overlay, model=model)
     result = {
         "config": {"width": args.width, "height": args.height, "rate": args.rate, "overrides": overrides,
-                   "split_cores": args.split_cores, "watch_overlay": args.watch_overlay},
+                   "split_cores": args.split_cores, "watch_overlay": args.watch_overlay, "edge": args.edge},
         "model": model,
         "standalone": alone,
         "pipeline": summary,

@@ -145,18 +145,22 @@ def test_link_cut_keeps_labels_flowing_and_hands_back(system):
     assert result["longest_label_gap_s"] < 1.0
 
 
+CLOUD_PROCESSES = ("segmentation", "link_probe_responder")
+
+
+def kill_cloud(graph: Graph) -> None:
+    for name in CLOUD_PROCESSES:
+        graph.stop(name)
+
+
+def restart_cloud(graph: Graph) -> None:
+    for name in CLOUD_PROCESSES:
+        graph.start(name)
+
+
 def test_cloud_killed_and_restarted(system):
     g = system["graph"]
-
-    def kill():
-        g.stop("segmentation")
-        g.stop("link_probe_responder")
-
-    def restart():
-        g.start("segmentation")
-        g.start("link_probe_responder")
-
-    result = takeover_and_handback(system, kill, restart, "DOWN")
+    result = takeover_and_handback(system, lambda: kill_cloud(g), lambda: restart_cloud(g), "DOWN")
     print("cloud killed:", result)
     assert result["longest_label_gap_s"] < 1.0
 

@@ -23,14 +23,15 @@ from .observer import PipelineObserver
 from .runner import Graph, Host, default_params_file, parse_overrides
 
 
-def segmentation_model(overrides: dict[str, dict[str, str]]) -> dict:
-    """Which model the cloud side will run and whether it has trained weights."""
+def segmentation_model(overrides: dict[str, dict[str, str]], node: str = "segmentation",
+                       group: str = "cloud") -> dict:
+    """Which model a segmentation node (the cloud's by default) will run and whether it has trained weights."""
     from seg_core.models import default_weights
-    params = yaml.safe_load(default_params_file("cloud").read_text())["segmentation"]["ros__parameters"]
-    params.update(overrides.get("segmentation", {}))
+    params = yaml.safe_load(default_params_file(group).read_text())[node]["ros__parameters"]
+    params.update(overrides.get(node, {}))
     weights = params.get("weights") or default_weights(params["model"])
     return {"model": params["model"], "weights": str(weights) if weights else None,
-            "untrained": not weights}
+            "untrained": not weights, "backend": params["backend"], "threads": int(params["threads"])}
 
 
 def write_strip(observer: PipelineObserver, path: Path, rows: int = 4) -> int:
@@ -69,11 +70,12 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> int:
 
 def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], startup_timeout: float,
              log=print, nodes: list[str] | None = None, outputs: str = "/segmentation",
-             hosts: dict[str, Host] | None = None, watch_overlay: bool = True) -> dict:
+             hosts: dict[str, Host] | None = None, watch_overlay: bool = True, model: dict | None = None) -> dict:
     """Run the edge and cloud groups (or only `nodes` of them) and watch `outputs`/labels (and
-    `outputs`/overlay for the strip and video unless watch_overlay is False)."""
+    `outputs`/overlay for the strip and video unless watch_overlay is False). `model` describes
+    the model behind `outputs` (segmentation_model(); default: the cloud's)."""
     out.mkdir(parents=True, exist_ok=True)
-    model = segmentation_model(overrides)
+    model = model or segmentation_model(overrides)
     if model["untrained"]:
         log(f"WARNING: {model['model']} has NO TRAINED WEIGHTS; the masks below are noise.")
     rclpy.init()

@@ -195,7 +195,8 @@ def test_cloud_failure_hands_over_to_edge_without_silence_and_back(failover_grap
     t0 = time.monotonic()
     assert wait_for(lambda: handed_back(0), 60), f"never on cloud\n{log.getvalue()}"
     print(f"\nfailover: source=cloud {time.monotonic() - t0:.1f} s after start")
-    assert wait_for(lambda: link_became("GOOD", 0), 20), f"link never GOOD\n{log.getvalue()}"
+    # generous: on a loaded host the probe responder may match the video publisher seconds late
+    assert wait_for(lambda: link_became("GOOD", 0), 45), f"link never GOOD\n{log.getvalue()}"
     statuses = [m for _, m in rec["status"].items]
     assert {m.model for m in statuses if m.source == "cloud"} == {"deeplabv3_mobilenet_v3_large"}
     assert {m.model for m in statuses if m.source == "edge"} <= {"enet"}

@@ -4,15 +4,10 @@ Runs any model of the seg_core registry; the cloud runs DeepLabV3, the edge runs
 labels/compressed carries the labels as PNG (sensor_msgs/CompressedImage), a few kB instead of
 width*height bytes, for links where bandwidth counts.
 
-Labels are published from the inference callback; the extras (PNG, color mask, overlay) are made
-by a worker thread so the model starts on the next frame at once, and each only while something
-subscribes to it (like image_transport's lazy publishers). The worker is at most two frames
-behind; beyond that the inference callback waits for it, so no extra is ever dropped.
+Labels are published first; the extras (PNG, color mask, overlay) are made only while something
+subscribes to them (like image_transport's lazy publishers).
 """
 from __future__ import annotations
-
-import queue
-import threading
 
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -67,9 +62,6 @@ class SegmentationNode(PipelineNode):
         info_pub.publish(LabelInfo(
             header=Header(stamp=self.now_msg()), threshold=0.0,
             class_map=[VisionClass(class_id=i, class_name=n) for i, n in enumerate(CITYSCAPES_CLASSES)]))
-        self._extras: queue.Queue = queue.Queue(maxsize=2)
-        self._extras_worker: threading.Thread | None = threading.Thread(target=self._extras_loop, name="extras", daemon=True)
-        self._extras_worker.start()
         self.get_logger().info(
             f"segmenting with {self._segmenter.model_name} on {self._segmenter.device} "
             f"({p['backend']}) at {self._segmenter.input_size[0]}x{self._segmenter.input_size[1]}")
@@ -90,30 +82,18 @@ class SegmentationNode(PipelineNode):
         handed = self.now_msg()
         self.publish(self._labels_pub, labels_msg)
         self.report_timing(msg.header, received, started, handed, labels.nbytes)
-        if any(self._wanted(pub) for pub in (self._png_pub, self._mask_pub, self._overlay_pub)):
-            self._extras.put((msg.header, rgb, labels))
+        self._publish_extras(msg.header, rgb, labels)
 
     @staticmethod
     def _wanted(publisher) -> bool:
         return publisher is not None and publisher.get_subscription_count() > 0
 
-    def _extras_loop(self) -> None:
-        while (item := self._extras.get()) is not None:
-            header, rgb, labels = item
-            try:
-                if self._wanted(self._png_pub):
-                    self.publish(self._png_pub, CompressedImage(header=header, format="mono8; png compressed",
-                                                                data=labels_to_png(labels)))
-                if self._wanted(self._mask_pub):
-                    self.publish(self._mask_pub, array_to_image(colorize(labels), header, "rgb8"))
-                if self._wanted(self._overlay_pub):
-                    blended = overlay(rgb, labels, self.params["overlay_alpha"])
-                    self.publish(self._overlay_pub, array_to_image(blended, header, "rgb8"))
-            except Exception as exc:  # a bad frame must not end the worker (and with it the extras)
-                self.get_logger().error(f"no PNG/mask/overlay for this frame: {exc}", throttle_duration_sec=5.0)
-
-    def destroy_node(self):
-        if getattr(self, "_extras_worker", None) is not None:   # None: the constructor failed before it
-            self._extras.put(None)
-            self._extras_worker.join(timeout=5.0)
-        return super().destroy_node()
+    def _publish_extras(self, header, rgb, labels) -> None:
+        if self._wanted(self._png_pub):
+            self.publish(self._png_pub, CompressedImage(header=header, format="mono8; png compressed",
+                                                        data=labels_to_png(labels)))
+        if self._wanted(self._mask_pub):
+            self.publish(self._mask_pub, array_to_image(colorize(labels), header, "rgb8"))
+        if self._wanted(self._overlay_pub):
+            blended = overlay(rgb, labels, self.params["overlay_alpha"])
+            self.publish(self._overlay_pub, array_to_image(blended, header, "rgb8"))

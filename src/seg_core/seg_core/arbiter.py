@@ -123,7 +123,8 @@ class FrameArbiter:
         self.stats = {
             "frames": 0, "published": 0, "published_cloud": 0, "published_edge": 0, "fills": 0,
             "late_cloud": 0, "dropped_unserved": 0, "dropped_expired": 0, "dropped_overflow": 0,
-            "cloud_hits": 0, "cloud_misses": 0, "cloud_skips": 0, "stale_results": 0, "future_stamps": 0, "duplicate_results": 0,
+            "cloud_hits": 0, "cloud_misses": 0, "cloud_skips": 0,
+            "stale_results": 0, "future_stamps": 0, "duplicate_results": 0,
             "switches": 0, "clock_resets": 0,
         }
 
@@ -157,7 +158,7 @@ class FrameArbiter:
         entry = self._entry(stamp, t)
         if entry is None:
             return False
-        if stamp > self._latest.get(source, float("-inf")):
+        if stamp > self._newest(source):
             self._latest[source] = stamp     # results of one source come in stamp order
         if source in entry.results:
             self.stats["duplicate_results"] += 1
@@ -284,7 +285,7 @@ class FrameArbiter:
             return "hit"
         if t >= entry.stamp + self.config.deadline_s:
             return "miss"
-        if self._latest.get(CLOUD, float("-inf")) > entry.stamp:
+        if self._newest(CLOUD) > entry.stamp:
             return "skip"
         return None
 
@@ -347,12 +348,16 @@ class FrameArbiter:
             self._misses_in_row = 0
             self._miss_run = None
 
+    def _newest(self, source: str) -> float:
+        """Stamp of the newest result `source` delivered (-inf before its first)."""
+        return self._latest.get(source, float("-inf"))
+
     def _cloud_expected(self, stamp: float) -> bool:
         """Whether a cloud result for the frame stamped `stamp` may still come: always while the
         cloud is the active source; on the edge only while the cloud delivers."""
         if self.active == CLOUD:
             return True
-        return self._latest.get(CLOUD, float("-inf")) >= stamp - self.config.failover_s
+        return self._newest(CLOUD) >= stamp - self.config.failover_s
 
     def _decide(self, entry: _Frame, t: float):
         """("cloud"|"edge", late) to publish, "drop", or None to wait."""
@@ -362,9 +367,9 @@ class FrameArbiter:
         has_edge = EDGE in entry.results
         cloud_on_time = cloud is not None and cloud[1] <= stamp + c.deadline_s
         too_old = t >= stamp + c.max_wait_s
-        edge_out = not has_edge and (too_old or self._latest.get(EDGE, float("-inf")) > stamp)
+        edge_out = not has_edge and (too_old or self._newest(EDGE) > stamp)
         cloud_out = cloud is None and (too_old or t >= stamp + c.deadline_s
-                                       or self._latest.get(CLOUD, float("-inf")) > stamp
+                                       or self._newest(CLOUD) > stamp
                                        or not self._cloud_expected(stamp))
         if self.active == CLOUD:
             if cloud_on_time:

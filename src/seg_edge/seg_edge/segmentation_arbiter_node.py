@@ -2,9 +2,9 @@
 
 For every camera frame it publishes the cloud's labels when they arrive within `deadline_s` of the
 frame's stamp, else the on-robot ENet labels, so segmentation keeps coming when the link degrades
-or the cloud is gone. The rules (failover when the cloud missed every frame for `failover_s` or the link turns DOWN,
-handback after `handback_after` hits in a row or link GOOD for `handback_s`, at most one output
-per frame, in stamp order, bounded memory) live in seg_core.arbiter.FrameArbiter.
+or the cloud is gone. The rules (failover when the cloud missed every frame for `failover_s` or
+the link turns DOWN, handback after `handback_after` hits in a row or link GOOD for `handback_s`,
+at most one output per frame, in stamp order, bounded memory) live in seg_core.arbiter.FrameArbiter.
 
 Inputs (relative names; the graph may remap them):
   camera/image_raw                        sensor_msgs/Image: stamps, frame_id, size, overlay pixels
@@ -265,7 +265,8 @@ class SegmentationArbiterNode(PipelineNode):
                     self.publish(self._overlay_pub, array_to_image(blended, header, "rgb8"))
         link = self._arbiter.link_state
         status = SegmentationStatus(
-            header=header, source=decision.source, active_source=decision.active, model=self._models[decision.source],
+            header=header, source=decision.source, active_source=decision.active,
+            model=self._models[decision.source],
             latency_ms=float((self._now() - stamp_seconds(header.stamp)) * 1000.0),
             link_state=LINK_UNKNOWN if link is None else int(link))
         self.publish(self._status_pub, status)

@@ -11,7 +11,7 @@ first cloud result arrives (the link's own recovery: TCP, Zenoh, keyframe), and 
 latency (camera stamp -> arrival) on the edge while the link is cut. Prints JSON.
 
     source scripts/env.sh && export ROS_DOMAIN_ID=<free id>
-    python benchmarks/bench_link_faults.py [--cuts 5] [--cut-s 3] [--out out/bench_link_faults]
+    python benchmarks/bench_link_faults.py [--cuts 5] [--cut-s 3] [--tcp-rto-max-ms 1000] [--out DIR]
 """
 from __future__ import annotations
 
@@ -41,11 +41,13 @@ def main() -> None:
     ap.add_argument("--cuts", type=int, default=5)
     ap.add_argument("--cut-s", type=float, default=3.0, help="how long each cut lasts (s)")
     ap.add_argument("--settle-s", type=float, default=4.0, help="wait after each handback (s)")
+    ap.add_argument("--tcp-rto-max-ms", type=int, default=1000,
+                    help="net.ipv4.tcp_rto_max_ms in both hosts (src/seg_bridge/README.md); 0: kernel default")
     ap.add_argument("--out", type=Path, default=Path("out/bench_link_faults"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    hosts = HostPair().create()
+    hosts = HostPair(tcp_rto_max_ms=args.tcp_rto_max_ms or None).create()
     system = None
     try:
         print("starting edge and cloud hosts ...", file=sys.stderr)
@@ -65,8 +67,9 @@ def main() -> None:
         print(f"cloud kill: {killed}", file=sys.stderr)
         report = {
             "setup": "edge and cloud network namespaces, veth, Zenoh; camera 320x240 @ 30 fps; "
-                     "DeepLabV3-MobileNetV3 and ENet one thread each; 2 shared cores",
+                     "DeepLabV3-MobileNetV3 and ENet at 320x240, one thread each; 2 shared cores",
             "cut_s": args.cut_s,
+            "tcp_rto_max_ms": args.tcp_rto_max_ms or "kernel default",
             "link_cut": {
                 "longest_label_gap_s": summary([c["longest_label_gap_s"] for c in cuts]),
                 "handback_s": summary([c["handback_s"] for c in cuts]),

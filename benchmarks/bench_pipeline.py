@@ -3,9 +3,11 @@
 Prints JSON: per-stage latency (median/p95), codec+transport overhead beyond inference, H.264 vs
 raw bandwidth, and pipeline output fps against the model's standalone fps on this machine.
 With --edge it measures the on-robot path instead: camera -> edge_segmentation (ENet, its
-configured size, threads and backend) against ENet alone.
+configured size, threads and backend) against ENet alone. With --recorded the camera plays the
+generated drive from an MP4 rendered beforehand (its `video` source), so it costs about what a
+camera driver does rather than the scene renderer's ~45 % of a core at 640x480.
 
-    source scripts/env.sh && python benchmarks/bench_pipeline.py --duration 30 [--split-cores] [--edge]
+    source scripts/env.sh && python benchmarks/bench_pipeline.py --duration 30 [--split-cores] [--edge] [--recorded]
 """
 from __future__ import annotations
 
@@ -25,13 +27,13 @@ EDGE_NODES = ["camera", "edge_segmentation"]
 
 
 def standalone_fps(model: str, width: int, height: int, frames: int, threads: int | None,
-                   backend: str = "torch") -> dict:
+                   backend: str = "torch", input_size: list[int] | None = None) -> dict:
     """The model alone on generated frames of the camera's size: the ceiling for the pipeline."""
     from seg_core.inference import Segmenter
     from seg_core.scene import DrivingSequence
     seq = DrivingSequence(7, width, height)
     images = [seq.frame(i)[0] for i in range(8)]
-    seg = Segmenter(model, threads=threads, backend=backend)
+    seg = Segmenter(model, threads=threads, backend=backend, input_size=tuple(input_size) if input_size else None)
     for rgb in images[:3]:
         seg.predict(rgb)
     start = time.perf_counter()
@@ -40,6 +42,23 @@ def standalone_fps(model: str, width: int, height: int, frames: int, threads: in
     elapsed = time.perf_counter() - start
     return {"fps": round(frames / elapsed, 2), "ms_per_frame": round(1000 * elapsed / frames, 1),
             "input_size": list(seg.input_size), "frames": frames}
+
+
+def record_drive(path: Path, width: int, height: int, rate: float, frames: int) -> Path:
+    """The generated drive as an H.264 MP4 (near-lossless), for the camera's `video` source."""
+    import av
+    from seg_core.scene import DrivingSequence
+    seq = DrivingSequence(7, width, height)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=round(rate), options={"crf": "12", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            if i % 100 == 0:
+                print(f"bench: recording the drive {i}/{frames} frames ...", flush=True)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(seq.frame(i)[0], format="rgb24")))
+        out.mux(stream.encode())
+    return path
 
 
 def main() -> None:
@@ -55,12 +74,17 @@ def main() -> None:
                         help="also subscribe to the overlay, as RViz would (default: labels only, as a planner)")
     parser.add_argument("--edge", action="store_true",
                         help="measure camera -> edge_segmentation (ENet) instead of the cloud path")
+    parser.add_argument("--recorded", type=int, default=0, metavar="FRAMES",
+                        help="play FRAMES of the drive from an MP4 rendered first (no ground truth, no mIoU)")
     parser.add_argument("--split-cores", action="store_true",
                         help="pin the segmentation node (and the standalone model) to the last CPU and "
                              "everything else to the others, as a cloud GPU would be the model's alone")
     args = parser.parse_args()
-    overrides = parse_overrides([f"camera.width={args.width}", f"camera.height={args.height}",
-                                 f"camera.rate={args.rate}", *args.set])
+    camera = [f"camera.width={args.width}", f"camera.height={args.height}", f"camera.rate={args.rate}"]
+    if args.recorded:
+        video = record_drive(args.out / "drive.mp4", args.width, args.height, args.rate, args.recorded)
+        camera += ["camera.source=video", f"camera.uri={video.resolve()}"]
+    overrides = parse_overrides([*camera, *args.set])
     node, group = ("edge_segmentation", "edge") if args.edge else ("segmentation", "cloud")
     model = segmentation_model(overrides, node, group)
     hosts = None
@@ -71,7 +95,7 @@ def main() -> None:
         os.sched_setaffinity(0, {cpus[-1]})
     print(f"bench: model {model['model']} standalone ...", flush=True)
     alone = standalone_fps(model["model"], args.width, args.height, args.standalone_frames,
-                           model["threads"] or None, model["backend"])
+                           model["threads"] or None, model["backend"], model["input_size"])
     if args.split_cores:
         os.sched_setaffinity(0, set(cpus[:-1]))
     print(f"bench: standalone {alone['fps']} fps; running the pipeline for {args.duration:.0f} s ...", flush=True)
@@ -81,7 +105,8 @@ def main() -> None:
                        watch_overlay=args.watch_overlay, model=model)
     result = {
         "config": {"width": args.width, "height": args.height, "rate": args.rate, "overrides": overrides,
-                   "split_cores": args.split_cores, "watch_overlay": args.watch_overlay, "edge": args.edge},
+                   "split_cores": args.split_cores, "watch_overlay": args.watch_overlay, "edge": args.edge,
+                   "recorded_frames": args.recorded},
         "model": model,
         "standalone": alone,
         "pipeline": summary,

@@ -1,4 +1,5 @@
 """FrameArbiter: deadline choice, stamp order, fills, failover/handback hysteresis, bounded memory."""
+import math
 import random
 
 import pytest
@@ -13,6 +14,7 @@ class Sim:
     """Camera frames at 30 fps; the edge answers after `edge_lat`, the cloud after `cloud_lat`.
 
     `cloud_ok(i, t)` / `edge_ok(i, t)` say whether frame i gets a result; poll runs every 5 ms.
+    `cloud_lat` may be a function of the frame index.
     """
 
     def __init__(self, arbiter, cloud_lat=0.12, edge_lat=0.04, tick=True):
@@ -39,7 +41,8 @@ class Sim:
             if self.edge_ok(self.frame, s):
                 self.events.append((s + self.edge_lat, EDGE, self.frame))
             if self.cloud_ok(self.frame, s):
-                self.events.append((s + self.cloud_lat, CLOUD, self.frame))
+                lat = self.cloud_lat(self.frame) if callable(self.cloud_lat) else self.cloud_lat
+                self.events.append((s + lat, CLOUD, self.frame))
             self.frame += 1
         self.events.sort()
         tick = self.t
@@ -124,13 +127,38 @@ def test_cloud_outage_fails_over_after_consecutive_misses_and_output_never_stops
     assert [(s.old, s.new) for s in switches] == [(CLOUD, EDGE), (EDGE, CLOUD)]
     failover, handback = switches
     assert "6 cloud results in a row (0.17 s of frames) missed" in failover.reason
-    assert 3.0 + 0.25 <= failover.t <= 3.0 + 5 / FPS + 0.26
+    assert 3.0 + 2 * 0.25 <= failover.t <= 3.0 + 5 / FPS + 2 * 0.25 + 0.01   # misses known at 2 deadlines
     assert "15 cloud results in a row" in handback.reason
     assert 6.0 <= handback.stamp <= 6.0 + 15 / FPS
     # During the outage, once failed over, edge results go out without waiting for the deadline.
     lat = [t - d.stamp for t, d in sim.decisions if 4.0 <= d.stamp < 6.0]
     assert max(lat) <= 0.04 + 0.006
     assert arb.stats["dropped_unserved"] == 0
+
+
+@pytest.mark.parametrize("adaptive, longest", [(True, 0.05 + 0.03 + 1 / FPS - 0.05), (False, 0.25 + 1 / FPS - 0.05)])
+def test_a_fast_cloud_stopping_is_filled_after_its_usual_latency_not_the_whole_deadline(adaptive, longest):
+    arb = FrameArbiter(cloud_config(deadline_s=0.25, adaptive_wait=adaptive))
+    sim = Sim(arb, cloud_lat=0.05)
+    sim.cloud_ok = lambda i, t: t < 3.0
+    sim.run(4.0)
+    times = [t for t, _ in sim.decisions]
+    assert max(b - a for a, b in zip(times, times[1:])) == pytest.approx(longest, abs=0.006)
+    assert arb.cloud_wait() == pytest.approx(0.08 if adaptive else 0.25, abs=0.001)
+    assert {d.source for _, d in sim.decisions if d.stamp < 2.9} == {CLOUD}
+
+
+def test_adaptive_wait_covers_a_jittery_cloud_and_never_passes_the_deadline():
+    rng = random.Random(1)
+    arb = FrameArbiter(cloud_config(deadline_s=0.25))
+    # 0.05..0.15 s, drifting and jittering, results still in stamp order (as a cloud sends them)
+    sim = Sim(arb, cloud_lat=lambda i: 0.1 + 0.04 * math.sin(i / 5) + rng.uniform(-0.01, 0.01))
+    sim.run(20.0)
+    assert sim.arb.stats["fills"] <= 0.01 * len(sim.decisions)
+    assert 0.15 < arb.cloud_wait() < 0.25
+    slow = FrameArbiter(cloud_config(deadline_s=0.25))
+    Sim(slow, cloud_lat=lambda i: 0.25 + 0.05 * math.sin(i / 5)).run(5.0)
+    assert slow.cloud_wait() == 0.25
 
 
 def test_link_down_fails_over_at_once_and_handback_waits_for_link_good_or_hits():
@@ -147,7 +175,7 @@ def test_link_good_before_a_failover_does_not_count_toward_the_handback():
     arb = FrameArbiter(cloud_config(deadline_s=0.25, failover_s=0.1, handback_after=1000, handback_s=2.0))
     sim = Sim(arb)
     sim.link_events = [(0.0, GOOD)]
-    sim.cloud_ok = lambda i, t: not 10.0 <= t < 10.3    # misses in a row while the link stays GOOD
+    sim.cloud_ok = lambda i, t: not 10.0 <= t < 10.6    # misses in a row while the link stays GOOD
     sim.run(14.0)
     fail, back = arb.take_switches()
     assert (fail.new, back.new) == (EDGE, CLOUD)
@@ -209,6 +237,23 @@ def test_cloud_slower_than_camera_is_filled_and_handed_back_by_link_good():
     assert max(t - d.stamp for t, d in sim.decisions if d.stamp > 3.0) <= 0.12 + 1 / FPS + 0.006
 
 
+@pytest.mark.parametrize("cloud_lat, initial", [(0.2, EDGE), (0.3, CLOUD)])
+def test_a_cloud_taking_every_fourth_frame_is_judged_by_the_frames_it_takes(cloud_lat, initial):
+    # 0.2 s: on time for its frames, though a skipped frame's newer result comes after that frame's
+    # own deadline -> skips, handback by hits. 0.3 s: late, its skipped frames are misses -> failover.
+    arb = FrameArbiter(ArbiterConfig(initial_source=initial, handback_after=10, deadline_s=0.25, failover_s=0.5))
+    sim = Sim(arb, cloud_lat=cloud_lat)
+    sim.cloud_ok = lambda i, t: i % 4 == 0
+    sim.run(3.0)
+    (switch,) = arb.take_switches()
+    if initial == EDGE:
+        assert switch.new == CLOUD and "10 cloud results in a row" in switch.reason
+        assert switch.t == pytest.approx(36 / FPS + 0.2, abs=0.01)
+        assert arb.stats["cloud_misses"] == 0 and arb.stats["cloud_skips"] > 40
+    else:
+        assert switch.new == EDGE and arb.stats["cloud_hits"] == arb.stats["cloud_skips"] == 0
+
+
 def test_frames_neither_source_serves_are_dropped_without_holding_back_newer_ones():
     arb = FrameArbiter(cloud_config(deadline_s=0.25, max_wait_s=0.5))
     sim = Sim(arb)
@@ -248,9 +293,9 @@ def test_on_the_edge_frames_it_skips_do_not_wait_for_a_cloud_that_is_not_deliver
     sim.link_events = [(0.0, GOOD), (4.0, DOWN)]
     sim.run(6.0)
     assert [s.new for s in arb.take_switches()] == [EDGE]
-    # failed over (misses over failover_s, known at their deadline), the cloud silent: frames the
-    # edge skipped are dropped at once
-    quiet = [(t, d) for t, d in sim.decisions if 2.0 + 0.5 + 0.25 + 0.1 <= d.stamp < 4.0]
+    # failed over (misses over failover_s, known at twice their deadline), the cloud silent:
+    # frames the edge skipped are dropped at once
+    quiet = [(t, d) for t, d in sim.decisions if 2.0 + 0.5 + 2 * 0.25 + 0.1 <= d.stamp < 4.0]
     assert quiet and {d.source for _, d in quiet} == {EDGE}
     assert max(t - d.stamp for t, d in quiet) <= 0.06 + 0.006
     # the link DOWN says the same at once

@@ -1,4 +1,4 @@
-"""Prints one JSON line per message on the segmentation outputs and the link status.
+"""Prints one JSON line per message on the segmentation outputs, the cloud results and the link status.
 
 Run inside a test host (network namespace) where the test process itself cannot join DDS:
     python arrivals.py  ->  {"topic": "labels", "t": <wall s>, "stamp": <s>, ...}
@@ -9,7 +9,7 @@ import time
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from seg_interfaces.msg import LinkStatus, SegmentationStatus
 from seg_ros import qos
@@ -27,6 +27,8 @@ def main() -> None:
         print(json.dumps({"topic": topic, "t": time.time(), "stamp": _stamp(msg), **extra}), flush=True)
 
     node.create_subscription(Image, "/segmentation/labels", lambda m: emit("labels", m), qos.PACKETS)
+    node.create_subscription(CompressedImage, "/cloud/segmentation/labels/compressed",
+                             lambda m: emit("cloud", m), qos.PACKETS)
     node.create_subscription(SegmentationStatus, "/segmentation/status",
                              lambda m: emit("status", m, source=m.source, active=m.active_source), qos.PACKETS)
     node.create_subscription(LinkStatus, "/link/status",

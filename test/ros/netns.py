@@ -14,9 +14,13 @@ class HostPair:
     """Namespaces `<tag>e` (edge, 10.78.0.1) and `<tag>c` (cloud, 10.78.0.2) on a /30 veth link."""
 
     EDGE_IP, CLOUD_IP = "10.78.0.1", "10.78.0.2"
+    RTO_MAX = "/proc/sys/net/ipv4/tcp_rto_max_ms"     # Linux >= 6.15, per network namespace, >= 1000
 
-    def __init__(self, tag: str | None = None):
+    def __init__(self, tag: str | None = None, tcp_rto_max_ms: int | None = 1000):
+        """`tcp_rto_max_ms`: cap on TCP's retransmission back-off in both hosts, as the bridge's
+        README recommends (None: the kernel default, 120 s)."""
         tag = tag or f"seg{os.getpid() % 100000}"
+        self.tcp_rto_max_ms = tcp_rto_max_ms
         self.edge, self.cloud = f"{tag}e", f"{tag}c"
         self.edge_if, self.cloud_if = f"{tag}ve", f"{tag}vc"
 
@@ -40,6 +44,8 @@ class HostPair:
             self._run("ip", "-n", ns, "addr", "add", f"{ip}/30", "dev", ifname)
             self._run("ip", "-n", ns, "link", "set", ifname, "up")
             self._run("ip", "-n", ns, "link", "set", "lo", "up")
+            if self.tcp_rto_max_ms is not None and os.path.exists(self.RTO_MAX):
+                self._run("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv4.tcp_rto_max_ms={self.tcp_rto_max_ms}")
         return self
 
     def prefix(self, side: str) -> list[str]:

@@ -50,15 +50,19 @@ def pipeline(ros_node):
         ("camera", "/camera/image_raw"), ("decoded", "/cloud/image_raw"), ("labels", "/cloud/segmentation/labels"),
         ("mask", "/cloud/segmentation/color_mask"), ("overlay", "/cloud/segmentation/overlay")]}
     graph = Graph(["edge", "cloud"], OVERRIDES, output=log)
-    graph.start("camera")
-    graph.start("h264_encoder")
-    assert wait_for(lambda: len(rec["camera"].items) >= 20, 30), "camera published nothing"
-    cloud_start = time.monotonic()
-    graph.start("h264_decoder")  # a late joiner: the stream is ~2 s past its only keyframe
-    graph.start("segmentation")
-    assert wait_for(lambda: rec["decoded"].items, 30), f"late decoder never decoded a frame\n{log.getvalue()}"
-    first_decoded = rec["decoded"].items[0][0] - cloud_start
-    assert wait_for(lambda: len(rec["labels"].items) >= 5, 120), f"no labels\n{log.getvalue()}"
+    try:
+        graph.start("camera")
+        graph.start("h264_encoder")
+        assert wait_for(lambda: len(rec["camera"].items) >= 20, 30), "camera published nothing"
+        cloud_start = time.monotonic()
+        graph.start("h264_decoder")  # a late joiner: the stream is ~2 s past its only keyframe
+        graph.start("segmentation")
+        assert wait_for(lambda: rec["decoded"].items, 30), f"late decoder never decoded a frame\n{log.getvalue()}"
+        first_decoded = rec["decoded"].items[0][0] - cloud_start
+        assert wait_for(lambda: len(rec["labels"].items) >= 5, 120), f"no labels\n{log.getvalue()}"
+    except BaseException:
+        graph.stop()
+        raise
     yield {"graph": graph, "rec": rec, "log": log, "first_decoded_s": first_decoded}
     codes = graph.stop()
     assert all(code in (0, -2) for code in codes.values()), f"exit codes {codes}\n{log.getvalue()}"

@@ -30,8 +30,10 @@ def segmentation_model(overrides: dict[str, dict[str, str]], node: str = "segmen
     params = yaml.safe_load(default_params_file(group).read_text())[node]["ros__parameters"]
     params.update(overrides.get(node, {}))
     weights = params.get("weights") or default_weights(params["model"])
+    size = (int(params["input_width"]), int(params["input_height"]))
     return {"model": params["model"], "weights": str(weights) if weights else None,
-            "untrained": not weights, "backend": params["backend"], "threads": int(params["threads"])}
+            "untrained": not weights, "backend": params["backend"], "threads": int(params["threads"]),
+            "input_size": list(size) if size[0] > 0 else None}
 
 
 def write_strip(observer: PipelineObserver, path: Path, rows: int = 4) -> int:

@@ -9,7 +9,10 @@ Rules
 -----
 - The arbiter has an *active source*, "cloud" or "edge" (``initial_source`` at start).
 - Cloud active: a frame gets the cloud result when it arrives within ``deadline_s`` of the frame's
-  stamp (a *hit*). When the deadline passes without it (a *miss*), or the cloud has already
+  stamp (a *hit*). With ``adaptive_wait`` a frame waits for it only as long as the cloud usually
+  takes (smoothed latency + 4 deviations, at least ``wait_margin_s`` above the smoothed latency, as
+  TCP estimates its retransmission timeout), never past the deadline: when the cloud stops, the
+  edge fills in after its usual latency plus that margin, not after the whole deadline. When the deadline passes without it (a *miss*), or the cloud has already
   delivered a newer frame (a *skip*: a cloud slower than the camera), the frame gets the edge
   result (a *fill*); a late cloud result is used only when the edge will not deliver that frame either.
 - Edge active: a frame gets the edge result as soon as it arrives (no waiting for the cloud);
@@ -19,6 +22,12 @@ Rules
   once, so it never holds back the edge results of newer frames.
 - Each frame is published at most once, in stamp order; a frame neither source can serve within
   ``max_wait_s`` (or that both skipped) is dropped and counted, so it never holds back newer frames.
+- The cloud's record per frame (which drives failover and handback, not what is published): a
+  *hit* when its result came within the deadline; a frame without a result of its own is judged
+  by the next result the cloud delivers: for a frame stamped within the deadline after it and on
+  time, the cloud was busy with that newer frame (a *skip*); otherwise a *miss*, known at twice
+  the deadline at the latest. So a cloud slower than the camera but on time for the frames it
+  takes is healthy, however many frames it skips.
 - Failover to the edge: the cloud missed every frame over ``failover_s`` of camera time (by
   stamp, so the rule does not depend on the frame rate; skips neither count nor break the run),
   or the link state turning DOWN.
@@ -47,9 +56,11 @@ SOURCES = (CLOUD, EDGE)
 class ArbiterConfig:
     deadline_s: float = 0.25      # a cloud result later than stamp + deadline is a miss
     failover_s: float = 1.0       # cloud misses without a hit over this much camera time -> edge
-    handback_after: int = 10      # cloud hits in a row that make the cloud active again
+    handback_after: int = 5       # cloud hits in a row that make the cloud active again
     handback_s: float = 3.0       # ... or the link GOOD for this long (while the cloud delivers)
     max_wait_s: float = 1.0       # a frame nobody serves by stamp + max_wait_s is dropped
+    adaptive_wait: bool = True    # wait for the cloud its usual latency + margin (<= deadline_s)
+    wait_margin_s: float = 0.03   # least margin above the cloud's smoothed latency
     horizon_s: float = 3.0        # frames older than this are forgotten (bounded memory)
     max_frames: int = 256         # hard bound on frames kept
     initial_source: str = EDGE    # active source before the cloud has proven itself
@@ -65,6 +76,8 @@ class ArbiterConfig:
             raise ValueError(f"handback_s must be >= 0, got {self.handback_s}")
         if not self.max_wait_s >= self.deadline_s:
             raise ValueError(f"max_wait_s {self.max_wait_s} must be >= deadline_s {self.deadline_s}")
+        if self.wait_margin_s < 0:
+            raise ValueError(f"wait_margin_s must be >= 0, got {self.wait_margin_s}")
         if not self.horizon_s >= self.max_wait_s:
             raise ValueError(f"horizon_s {self.horizon_s} must be >= max_wait_s {self.max_wait_s}")
         if self.max_frames < 2:
@@ -117,6 +130,7 @@ class FrameArbiter:
         self._miss_run: tuple[float, float] | None = None  # (first, last) stamp of the current misses
         self._hits_since_failover = 0
         self._link: int | None = None
+        self._cloud_latency: tuple[float, float] | None = None   # smoothed latency, mean deviation
         self._good_since: float | None = None
         self._failover_at = float("-inf")      # when the edge last became the active source
         self._switches: list[Switch] = []
@@ -160,6 +174,8 @@ class FrameArbiter:
             return False
         if stamp > self._newest(source):
             self._latest[source] = stamp     # results of one source come in stamp order
+        if source == CLOUD:
+            self._learn_cloud_latency(t - stamp)
         if source in entry.results:
             self.stats["duplicate_results"] += 1
             return False
@@ -217,10 +233,10 @@ class FrameArbiter:
             times.append(self._order[0] + c.horizon_s)
         unresolved = next((s for s in self._order if self._frames[s].outcome is None), None)
         if unresolved is not None:
-            times.append(unresolved + c.deadline_s)
+            times += [unresolved + c.deadline_s, unresolved + 2 * c.deadline_s]
         head = next((s for s in self._order if not self._frames[s].published), None)
         if head is not None:
-            times += [head + c.deadline_s, head + c.max_wait_s]
+            times += [head + self.cloud_wait(), head + c.deadline_s, head + c.max_wait_s]
         if self.active == EDGE and self._link == GOOD and self._good_since is not None:
             times.append(max(self._good_since, self._failover_at) + c.handback_s)
         future = [x for x in times if x > t]
@@ -230,6 +246,14 @@ class FrameArbiter:
         """Changes of the active source since the last call (for logging)."""
         out, self._switches = self._switches, []
         return out
+
+    def cloud_wait(self) -> float:
+        """How long after its stamp a frame waits for the cloud before the edge fills in (s)."""
+        c = self.config
+        if not c.adaptive_wait or self._cloud_latency is None:
+            return c.deadline_s
+        mean, dev = self._cloud_latency
+        return min(c.deadline_s, mean + max(4 * dev, c.wait_margin_s))
 
     @property
     def pending(self) -> int:
@@ -280,13 +304,31 @@ class FrameArbiter:
             self._remove(entry.stamp, None)
 
     def _cloud_outcome(self, entry: _Frame, t: float) -> str | None:
+        """"hit" / "miss" for a frame with a cloud result (by its arrival). For one without, the
+        next result the cloud delivers tells: for a frame within the deadline after this one and
+        on time, the cloud was busy with it ("skip"); otherwise, or none by twice the deadline
+        (when that next frame's deadline has passed too), "miss"."""
+        deadline = self.config.deadline_s
         cloud = entry.results.get(CLOUD)
-        if cloud is not None and cloud[1] <= entry.stamp + self.config.deadline_s:
-            return "hit"
-        if t >= entry.stamp + self.config.deadline_s:
-            return "miss"
-        if self._newest(CLOUD) > entry.stamp:
-            return "skip"
+        if cloud is not None:
+            return "hit" if cloud[1] <= entry.stamp + deadline else "miss"
+        if t < entry.stamp + deadline and self._newest(CLOUD) <= entry.stamp:
+            return None                          # its own result may still come on time
+        newer = self._next_cloud_result(entry.stamp)
+        if newer is not None:
+            stamp, arrived = newer
+            busy = stamp <= entry.stamp + deadline and arrived <= stamp + deadline
+            return "skip" if busy else "miss"
+        return "miss" if t >= entry.stamp + 2 * deadline else None
+
+    def _next_cloud_result(self, stamp: float) -> tuple[float, float] | None:
+        """(stamp, arrival) of the oldest cloud result for a frame newer than `stamp`."""
+        if self._newest(CLOUD) <= stamp:
+            return None
+        for s in self._order[bisect.bisect_right(self._order, stamp):]:
+            cloud = self._frames[s].results.get(CLOUD)
+            if cloud is not None:
+                return s, cloud[1]
         return None
 
     def _resolve_outcomes(self, t: float) -> None:
@@ -348,6 +390,18 @@ class FrameArbiter:
             self._misses_in_row = 0
             self._miss_run = None
 
+    def _learn_cloud_latency(self, latency: float) -> None:
+        """RFC 6298's smoothing (gains 1/8 and 1/4); results later than the deadline count as
+        the deadline, so an outage's backlog does not stretch the wait past it."""
+        latency = min(max(latency, 0.0), self.config.deadline_s)
+        if self._cloud_latency is None:
+            self._cloud_latency = (latency, latency / 2)
+            return
+        mean, dev = self._cloud_latency
+        dev += (abs(latency - mean) - dev) / 4
+        mean += (latency - mean) / 8
+        self._cloud_latency = (mean, dev)
+
     def _newest(self, source: str) -> float:
         """Stamp of the newest result `source` delivered (-inf before its first)."""
         return self._latest.get(source, float("-inf"))
@@ -368,7 +422,7 @@ class FrameArbiter:
         cloud_on_time = cloud is not None and cloud[1] <= stamp + c.deadline_s
         too_old = t >= stamp + c.max_wait_s
         edge_out = not has_edge and (too_old or self._newest(EDGE) > stamp)
-        cloud_out = cloud is None and (too_old or t >= stamp + c.deadline_s
+        cloud_out = cloud is None and (too_old or t >= stamp + self.cloud_wait()
                                        or self._newest(CLOUD) > stamp
                                        or not self._cloud_expected(stamp))
         if self.active == CLOUD:

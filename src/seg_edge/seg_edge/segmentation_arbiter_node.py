@@ -1,7 +1,8 @@
 """Segmentation arbiter (edge side): the one segmentation planners subscribe to, cloud or edge.
 
-For every camera frame it publishes the cloud's labels when they arrive within `deadline_s` of the
-frame's stamp, else the on-robot ENet labels, so segmentation keeps coming when the link degrades
+For every camera frame it publishes the cloud's labels when they arrive in time (within the
+cloud's usual latency plus a margin with `adaptive_wait`, never later than `deadline_s` after the
+frame's stamp), else the on-robot ENet labels, so segmentation keeps coming when the link degrades
 or the cloud is gone. The rules (failover when the cloud missed every frame for `failover_s` or
 the link turns DOWN, handback after `handback_after` hits in a row or link GOOD for `handback_s`,
 at most one output per frame, in stamp order, bounded memory) live in seg_core.arbiter.FrameArbiter.
@@ -59,9 +60,12 @@ class SegmentationArbiterNode(PipelineNode):
     PARAMETERS = {
         "deadline_s": (0.25, "a cloud result later than camera stamp + deadline is replaced by the edge's (s)"),
         "failover_s": (1.0, "the cloud missing every frame over this much camera time makes the edge active (s)"),
-        "handback_after": (10, "on-time cloud results in a row that make the cloud active again "
+        "handback_after": (5, "on-time cloud results in a row that make the cloud active again "
                                "(frames the cloud skipped do not break the row)"),
         "handback_s": (3.0, "... or the link GOOD for this long while the cloud delivers (s)"),
+        "adaptive_wait": (True, "wait for the cloud only its usual latency + margin (at most deadline_s) "
+                                "before the edge fills in"),
+        "wait_margin_s": (0.03, "least margin above the cloud's smoothed latency with adaptive_wait (s)"),
         "max_wait_s": (1.0, "a frame no source serves by stamp + max_wait_s is dropped (s)"),
         "horizon_s": (3.0, "frames older than this are forgotten (s)"),
         "max_frames": (256, "most frames kept waiting at once"),
@@ -87,7 +91,8 @@ class SegmentationArbiterNode(PipelineNode):
             raise ValueError(f"link_status_timeout_s {p['link_status_timeout_s']} must be > 0")
         self._arbiter = FrameArbiter(ArbiterConfig(
             deadline_s=p["deadline_s"], failover_s=p["failover_s"], handback_after=p["handback_after"],
-            handback_s=p["handback_s"], max_wait_s=p["max_wait_s"], horizon_s=p["horizon_s"],
+            handback_s=p["handback_s"], max_wait_s=p["max_wait_s"], adaptive_wait=p["adaptive_wait"],
+            wait_margin_s=p["wait_margin_s"], horizon_s=p["horizon_s"],
             max_frames=p["max_frames"], initial_source=p["initial_source"]))
         self._models = {CLOUD: p["cloud_model"], EDGE: p["edge_model"]}
         self._link_seen: float | None = None

@@ -12,9 +12,10 @@ Rules
   stamp (a *hit*). With ``adaptive_wait`` a frame waits for it only as long as the cloud usually
   takes (smoothed latency + 4 deviations, at least ``wait_margin_s`` above the smoothed latency, as
   TCP estimates its retransmission timeout), never past the deadline: when the cloud stops, the
-  edge fills in after its usual latency plus that margin, not after the whole deadline. When the deadline passes without it (a *miss*), or the cloud has already
-  delivered a newer frame (a *skip*: a cloud slower than the camera), the frame gets the edge
-  result (a *fill*); a late cloud result is used only when the edge will not deliver that frame either.
+  edge fills in after its usual latency plus that margin, not after the whole deadline. When
+  that wait passes without the cloud result, or the cloud has already delivered a newer frame (a
+  cloud slower than the camera), the frame gets the edge result (a *fill*); a late cloud result
+  is used only when the edge will not deliver that frame either.
 - Edge active: a frame gets the edge result as soon as it arrives (no waiting for the cloud);
   the cloud result stands in only for frames the edge skipped or has not served by the deadline.
   A frame the edge skipped waits for the cloud (up to the deadline) only while the cloud is

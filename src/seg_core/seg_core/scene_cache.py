@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .datasets import (
     ColorJitter, Compose, GridAffine, HorizontalFlip, RandomScaleCrop, _rng, to_tensor,
 )
-from .scene import render_scene, split_seed
+from .scene import GENERATOR_VERSION, render_scene, split_seed
 
 SHARD = 100
 DEFAULT_CACHE_DIR = Path("out/scene_cache")
@@ -35,7 +35,9 @@ def _render_shard(job: tuple[str, int, int, int, Path]) -> Path:
 
 
 def shard_path(cache_dir: Path, split: str, first: int, width: int, height: int) -> Path:
-    return Path(cache_dir) / f"{split}-{width}x{height}-{first:07d}.npz"
+    """Where a shard lives; the generator version is part of the name, so scenes an earlier
+    generator rendered are never read as current ones."""
+    return Path(cache_dir) / f"{split}-{width}x{height}-v{GENERATOR_VERSION}-{first:07d}.npz"
 
 
 def cached_scenes(

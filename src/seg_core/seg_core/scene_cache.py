@@ -100,14 +100,15 @@ AUGMENTATIONS = ("flip", "color", "grid", "blur", "jpeg")
 
 
 def training_transform(crop: tuple[int, int], augmentations=AUGMENTATIONS,
-                       scale=(0.5, 2.0)) -> Compose:
-    """Random scale + crop to ``crop`` (w, h) followed by the named augmentations."""
+                       scale=(0.5, 2.0), focus_classes=(), focus_p: float = 0.0) -> Compose:
+    """Random scale + crop to ``crop`` (w, h), with probability ``focus_p`` over a pixel of
+    one of ``focus_classes``, followed by the named augmentations."""
     unknown = set(augmentations) - set(AUGMENTATIONS)
     if unknown:
         raise ValueError(f"unknown augmentations {sorted(unknown)}; choose from {AUGMENTATIONS}")
     steps = {"flip": HorizontalFlip(), "color": ColorJitter(), "grid": GridAffine(),
              "blur": GaussianBlur(), "jpeg": CompressionArtifacts()}
-    return Compose([RandomScaleCrop(*crop, scale=scale)]
+    return Compose([RandomScaleCrop(*crop, scale=scale, focus_classes=focus_classes, focus_p=focus_p)]
                    + [steps[name] for name in AUGMENTATIONS if name in augmentations])
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import time
 
 import numpy as np
@@ -87,6 +89,21 @@ def test_label_info_is_latched_for_late_subscribers(ros_node, pipeline):
         assert len(got[0].class_map) == 19
     finally:
         ros_node.destroy_subscription(sub)
+
+
+def test_a_stalled_decoder_loses_no_packet(pipeline):
+    """A decoder that stops for 3 s (30 packets at 10 fps, a CPU starved by other work) catches up
+    on the reliable stream without a gap: the packet history outlasts the stall."""
+    rec, graph, log = pipeline["rec"], pipeline["graph"], pipeline["log"]
+    mark = len(log.getvalue())
+    decoder = graph.processes["h264_decoder"].pid
+    os.kill(decoder, signal.SIGSTOP)
+    time.sleep(3.0)
+    os.kill(decoder, signal.SIGCONT)
+    t0 = time.monotonic()
+    assert wait_for(lambda: len(rec["decoded"].since(t0)) >= 5, 15), log.getvalue()[mark:]
+    after = log.getvalue()[mark:]
+    assert "a packet was lost" not in after and "requesting a keyframe" not in after, after
 
 
 def test_corrupt_packet_mid_stream_recovers_after_one_keyframe_request(ros_node, pipeline):

@@ -123,10 +123,11 @@ def test_wrong_encoding_is_logged_and_dropped(ros_node, pipeline):
     pub = ros_node.create_publisher(Image, "/cloud/image_raw", qos.PUBLISH)
     try:
         bad = array_to_image(np.zeros((H, W), np.uint8), Header(frame_id="camera"), "mono8")
+        bad.encoding = "16UC1"
         for _ in range(5):
             pub.publish(bad)
             time.sleep(0.1)
-        assert wait_for(lambda: "unsupported image encoding 'mono8'" in pipeline["log"].getvalue(), 5)
+        assert wait_for(lambda: "unsupported image encoding '16UC1'" in pipeline["log"].getvalue(), 5)
         t0 = time.monotonic()
         assert wait_for(lambda: pipeline["rec"]["labels"].since(t0), 10)
         assert not pipeline["graph"].exited()

@@ -39,6 +39,7 @@ from .playback import PlaybackTimeline
 from .ros_qos import replay_profile
 
 CAMERA_ENCODINGS = ("rgb8", "bgr8", "mono8")
+SETTLE_S = 0.5
 CLOCK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT,
                        durability=DurabilityPolicy.VOLATILE)
 
@@ -57,8 +58,8 @@ class BagPlayerNode(PipelineNode):
                              "the graph on camera_output; empty: none"),
         "camera_output": ("/cloud/image_raw", "where camera_topic frames go, as sensor_msgs/Image: "
                                               "/cloud/image_raw (cloud) or /camera/image_raw (encoder)"),
-        "wait_for_subscribers_s": (5.0, "wait up to this long for a subscriber on a played topic before "
-                                        "starting; 0: start at once"),
+        "wait_for_subscribers_s": (5.0, "wait up to this long for the played topics' subscribers (until "
+                                        "their number holds for 0.5 s) before starting; 0: start at once"),
     }
 
     def __init__(self):
@@ -140,9 +141,11 @@ class BagPlayerNode(PipelineNode):
     def _play(self) -> None:
         try:
             self._wait_for_subscribers()
-            while not self._stop.is_set():
+            while self._playing():
                 started = time.monotonic()
                 played = self._play_once()
+                if not self._playing():
+                    break                       # Ctrl-C: the context is gone, and with it /rosout
                 self.get_logger().info(
                     f"played {played} messages in {time.monotonic() - started:.2f} s: "
                     + ", ".join(f"{t} {n}" for t, n in sorted(self._counts.items())))
@@ -159,10 +162,19 @@ class BagPlayerNode(PipelineNode):
     def _end(self) -> None:
         raise ExternalShutdownException()
 
+    def _playing(self) -> bool:
+        return not self._stop.is_set() and self.context.ok()
+
     def _wait_for_subscribers(self) -> None:
+        """Until the played topics have subscribers and their number held for SETTLE_S (discovery
+        matches a graph's subscribers in a burst), at most wait_for_subscribers_s."""
         deadline = time.monotonic() + self.params["wait_for_subscribers_s"]
-        while time.monotonic() < deadline and not self._stop.is_set():
-            if any(pub.get_subscription_count() for pub in self._outputs.values()):
+        count, since = 0, time.monotonic()
+        while time.monotonic() < deadline and self._playing():
+            now = sum(pub.get_subscription_count() for pub in self._outputs.values())
+            if now != count:
+                count, since = now, time.monotonic()
+            elif count and time.monotonic() - since >= SETTLE_S:
                 return
             self._stop.wait(0.05)
 
@@ -187,7 +199,7 @@ class BagPlayerNode(PipelineNode):
 
     def _wait_until(self, due: float) -> bool:
         """Sleep until `due`, publishing /clock meanwhile; False when the node is stopping."""
-        while not self._stop.is_set():
+        while self._playing():
             now = time.monotonic()
             if self._clock_pub and now >= self._next_clock:
                 self._publish_clock()

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import wait_for
+from support import Recorder, wait_for
 
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
@@ -44,7 +43,6 @@ WITNESSED = {   # reliable topics of the compact preset, each with one message p
     "/seg/timing": StageTiming,
 }
 WRITER = Path(__file__).with_name("write_camera_bag.py")
-RELIABLE = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def stamp_ns(msg) -> int:
@@ -56,24 +54,25 @@ def key(topic: str, msg) -> tuple:
     return (stamp_ns(msg), msg.stage) if topic == "/seg/timing" else (stamp_ns(msg),)
 
 
-class Witness:
-    """Keeps what the test process itself received on some topics."""
-
-    def __init__(self, node, topics: dict, profile=RELIABLE):
-        self.msgs: dict[str, list] = defaultdict(list)
-        self.subs = [node.create_subscription(t, name, lambda m, n=name: self.msgs[n].append(m), profile)
-                     for name, t in topics.items()]
-
-    def stamps(self, topic: str) -> list[int]:
-        return [stamp_ns(m) for m in list(self.msgs[topic])]
+def witness(node, topics: dict) -> dict[str, Recorder]:
+    """What the test process itself receives on `topics` (reliably, like the recorder)."""
+    return {name: Recorder(node, msg_type, name) for name, msg_type in topics.items()}
 
 
-def quiet(witness: Witness, seconds: float):
-    """A predicate: true once the witness received nothing new for `seconds`."""
+def messages(recorder: Recorder) -> list:
+    return [m for _, m in list(recorder.items)]
+
+
+def stamps(recorder: Recorder) -> list[int]:
+    return [stamp_ns(m) for m in messages(recorder)]
+
+
+def quiet(recorders: dict[str, Recorder], seconds: float):
+    """A predicate: true once the recorders received nothing new for `seconds`."""
     state = {"count": -1, "since": time.monotonic()}
 
     def check() -> bool:
-        count = sum(len(v) for v in witness.msgs.values())
+        count = sum(len(r.items) for r in recorders.values())
         if count != state["count"]:
             state["count"], state["since"] = count, time.monotonic()
         return time.monotonic() - state["since"] >= seconds
@@ -116,7 +115,7 @@ def recording(ros_node, tmp_path_factory):
     out = tmp_path_factory.mktemp("bags")
     bag, killed = out / "live", out / "killed"
     log = io.StringIO()
-    witness = Witness(ros_node, WITNESSED)
+    seen = witness(ros_node, WITNESSED)
     graph = Graph(["edge", "cloud", "record"], {**LIVE, "bag_recorder": {"output": str(bag)}}, output=log)
     spec = group_nodes("record")[0]
     cmd = node_command(spec, default_params_file("record"), {"output": str(killed)})
@@ -126,12 +125,12 @@ def recording(ros_node, tmp_path_factory):
     try:
         for node in ["camera", "h264_encoder", "h264_decoder", "segmentation", "segmentation_arbiter"]:
             graph.start(node)
-        assert wait_for(lambda: witness.msgs["/cloud/segmentation/labels/compressed"], 120), \
+        assert wait_for(lambda: seen["/cloud/segmentation/labels/compressed"].items, 120), \
             f"the live pipeline made no labels\n{log.getvalue()}"
         graph.start("bag_recorder")
         killed_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_for(lambda: all(f"recording {t} " in log.getvalue() for t in WITNESSED), 30), log.getvalue()
-        first = len(witness.msgs["/camera/image_raw/h264"])
+        first = len(seen["/camera/image_raw/h264"].items)
         # killed once its bag on disk holds a quarter of the recording (metadata.yaml: what it sealed)
         assert wait_for(lambda: sealed(killed, "/camera/image_raw/h264") >= RECORD_PACKETS // 4, 60)
         killed_proc.send_signal(signal.SIGKILL)
@@ -139,19 +138,19 @@ def recording(ros_node, tmp_path_factory):
             hashes[topic] = {f"RIHS{e.topic_type_hash.version:02d}_{e.topic_type_hash.value.hex()}"
                              for e in ros_node.get_publishers_info_by_topic(topic)
                              if e.node_name not in ("bag_recorder", "killed_recorder")}
-        assert wait_for(lambda: len(witness.msgs["/camera/image_raw/h264"]) >= first + RECORD_PACKETS, 30)
+        assert wait_for(lambda: len(seen["/camera/image_raw/h264"].items) >= first + RECORD_PACKETS, 30)
         graph.stop("camera")
-        last = witness.stamps("/camera/image_raw/h264")[-1]
+        last = stamps(seen["/camera/image_raw/h264"])[-1]
         # the pipeline drains: the newest frame is always segmented, its status follows, then quiet
-        assert wait_for(lambda: last in witness.stamps("/segmentation/status"), 30), log.getvalue()
-        assert wait_for(quiet(witness, 1.0), 10)
+        assert wait_for(lambda: last in stamps(seen["/segmentation/status"]), 30), log.getvalue()
+        assert wait_for(quiet(seen, 1.0), 10)
         assert graph.stop("bag_recorder") == {"bag_recorder": 0}, log.getvalue()
     finally:
         graph.stop()
         if killed_proc is not None:
             killed_proc.kill()
             killed_proc.wait()
-    yield {"bag": bag, "killed": killed, "witness": witness, "hashes": hashes, "log": log.getvalue()}
+    yield {"bag": bag, "killed": killed, "seen": seen, "hashes": hashes, "log": log.getvalue()}
 
 
 def test_bag_holds_every_reliable_message_published_while_recording(recording):
@@ -161,15 +160,15 @@ def test_bag_holds_every_reliable_message_published_while_recording(recording):
     assert len(pts) >= RECORD_PACKETS and pts == list(range(pts[0], pts[0] + len(pts)))
     # whatever another subscriber (this test) got, the bag has too, from the recorder's first
     # message per publisher on (it joined a running pipeline)
-    witness = recording["witness"]
+    seen = recording["seen"]
     for topic in WITNESSED:
         recorded = [key(topic, m) for m in bag[topic]]
         assert recorded, topic
         for group in {k[1:] for k in recorded}:
             mine = [k for k in recorded if k[1:] == group]
-            seen = [k for k in (key(topic, m) for m in witness.msgs[topic]) if k[1:] == group and k[0] >= mine[0][0]]
-            missing = Counter(seen) - Counter(mine)
-            assert not missing and len(mine) >= len(seen), f"{topic} {group}: the bag lacks {sorted(missing)}"
+            got = [k for k in (key(topic, m) for m in messages(seen[topic])) if k[1:] == group and k[0] >= mine[0][0]]
+            missing = Counter(got) - Counter(mine)
+            assert not missing and len(mine) >= len(got), f"{topic} {group}: the bag lacks {sorted(missing)}"
     assert len(bag["/cloud/segmentation/labels/compressed"]) >= RECORD_PACKETS // 3
 
 
@@ -229,7 +228,7 @@ def test_killed_recorder_leaves_a_bag_that_opens_with_what_it_had(recording):
     full = bag_messages(recording["bag"])
     packets = [stamp_ns(m) for m in killed["/camera/image_raw/h264"]]
     assert len(packets) >= RECORD_PACKETS // 4
-    assert set(packets) <= set(stamp_ns(m) for m in recording["witness"].msgs["/camera/image_raw/h264"])
+    assert set(packets) <= set(stamps(recording["seen"]["/camera/image_raw/h264"]))
     assert len(packets) < len(full["/camera/image_raw/h264"])
     assert len(killed["/cloud/segmentation/label_info"]) == 1
 
@@ -239,50 +238,50 @@ def replay(ros_node):
     """The replay graph (no player yet): encoder, decoder, segmentation and arbiter on the bag's clock."""
     log = io.StringIO()
     graph = Graph(["replay"], {"segmentation": MODEL}, output=log)
-    witness = Witness(ros_node, {"/cloud/segmentation/labels": Image, "/segmentation/labels": Image,
-                                 "/segmentation/status": SegmentationStatus})
+    seen = witness(ros_node, {"/cloud/segmentation/labels": Image, "/segmentation/labels": Image,
+                              "/segmentation/status": SegmentationStatus})
     try:
         for node in ["h264_encoder", "h264_decoder", "segmentation", "segmentation_arbiter"]:
             graph.start(node)
         # segmentation subscribes once its model is loaded; the arbiter takes the decoded frames too
         assert wait_for(lambda: ros_node.count_subscribers("/cloud/image_raw") >= 2, 120), log.getvalue()
         assert wait_for(lambda: ros_node.count_subscribers("/camera/image_raw/h264") >= 1, 30), log.getvalue()
-        yield {"graph": graph, "witness": witness, "log": log}
+        yield {"graph": graph, "seen": seen, "log": log}
         assert not graph.exited(), f"a replay node died\n{log.getvalue()}"
     finally:
         graph.stop()
 
 
 def test_replay_reproduces_the_recorded_labels_pixel_for_pixel(recording, replay):
-    witness = replay["witness"]
+    seen = replay["seen"]
     proc = play(recording["bag"], timeout=90)
     assert proc.returncode == 0, proc.stderr
     assert "played" in proc.stderr
     bag = bag_messages(recording["bag"])
     recorded = {stamp_ns(m): png_to_labels(bytes(m.data)) for m in bag["/cloud/segmentation/labels/compressed"]}
-    assert wait_for(quiet(witness, 1.0), 30), replay["log"].getvalue()
-    replayed = {stamp_ns(m): image_to_mono(m) for m in list(witness.msgs["/cloud/segmentation/labels"])}
+    assert wait_for(quiet(seen, 1.0), 30), replay["log"].getvalue()
+    replayed = {stamp_ns(m): image_to_mono(m) for m in messages(seen["/cloud/segmentation/labels"])}
     common = sorted(set(recorded) & set(replayed))
     assert len(common) >= max(5, len(recorded) // 3), (len(recorded), len(replayed), len(common))
     for stamp in common:
         assert np.array_equal(recorded[stamp], replayed[stamp]), f"labels differ at stamp {stamp}"
     # the arbiter runs on the bag's clock (/clock): the replayed cloud labels are on time and served
-    served = {stamp_ns(m): m for m in list(witness.msgs["/segmentation/status"]) if stamp_ns(m) in replayed}
+    served = {stamp_ns(m): m for m in messages(seen["/segmentation/status"]) if stamp_ns(m) in replayed}
     assert len(served) >= len(common) // 2 and {m.source for m in served.values()} == {"cloud"}
-    final = {stamp_ns(m): image_to_mono(m) for m in list(witness.msgs["/segmentation/labels"])}
+    final = {stamp_ns(m): image_to_mono(m) for m in messages(seen["/segmentation/labels"])}
     assert all(np.array_equal(final[s], replayed[s]) for s in set(final) & set(served))
 
 
 def test_replayed_label_info_is_latched(ros_node, recording, replay):
     bag = bag_messages(recording["bag"])
     recorded = bag["/segmentation/label_info"][0]
-    infos = Witness(ros_node, {"/camera/camera_info": CameraInfo})
+    infos = Recorder(ros_node, CameraInfo, "/camera/camera_info")
     proc = subprocess.Popen(player(recording["bag"], topics="[/segmentation/label_info, /camera/camera_info]"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         # the class list was recorded when the recorder started, before its 5th camera info
         fifth = stamp_ns(bag["/camera/camera_info"][4])
-        assert wait_for(lambda: fifth in infos.stamps("/camera/camera_info"), 30)
+        assert wait_for(lambda: fifth in stamps(infos), 30)
         got = []
         sub = ros_node.create_subscription(LabelInfo, "/segmentation/label_info", got.append, qos.LATCHED)
         assert wait_for(lambda: any(stamp_ns(m) == stamp_ns(recorded) for m in got), 10), [stamp_ns(m) for m in got]
@@ -302,22 +301,22 @@ def test_robot_camera_bags_feed_the_cloud_and_the_encoder(tmp_path, replay):
                if c.topic == "/robot/front/image_raw")}
     segmenter = Segmenter("deeplabv3_mobilenet_v3_large", input_size=(256, 128), threads=1)
     expected = {s: segmenter.predict(rgb) for s, rgb in frames.items()}
-    witness = replay["witness"]
+    labels = replay["seen"]["/cloud/segmentation/labels"]
     for topic in ["/robot/front/image_raw", "/robot/front/image_raw/compressed"]:
-        witness.msgs["/cloud/segmentation/labels"].clear()
+        labels.items.clear()
         proc = play(bag, camera_topic=topic, rate="0.5")
         assert proc.returncode == 0, proc.stderr
-        assert wait_for(quiet(witness, 1.0), 30)
-        got = {stamp_ns(m): image_to_mono(m) for m in list(witness.msgs["/cloud/segmentation/labels"])}
+        assert wait_for(quiet(replay["seen"], 1.0), 30)
+        got = {stamp_ns(m): image_to_mono(m) for m in messages(labels)}
         assert len(got) >= len(frames) // 2 and set(got) <= set(frames), (topic, sorted(got), proc.stderr)
         # the same pixels (PNG is lossless) through the same model: the same labels
         assert all(np.array_equal(got[s], expected[s]) for s in got), topic
-    witness.msgs["/cloud/segmentation/labels"].clear()
+    labels.items.clear()
     proc = play(bag, camera_topic="/robot/front/image_raw", camera_output="/camera/image_raw", rate="0.5")
     assert proc.returncode == 0, proc.stderr
     # through the H.264 encoder and decoder: labels for the robot's frames, by their stamps
-    assert wait_for(quiet(witness, 1.0), 30)
-    got = witness.stamps("/cloud/segmentation/labels")
+    assert wait_for(quiet(replay["seen"], 1.0), 30)
+    got = stamps(labels)
     assert len(got) >= len(frames) // 2 and set(got) <= set(frames), sorted(got)
 
 

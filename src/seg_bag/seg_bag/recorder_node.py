@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import rclpy
-
 from seg_ros.message_types import load_message_class
 from seg_ros.node import PipelineNode, run
 
@@ -55,13 +53,6 @@ class BagRecorderNode(PipelineNode):
         self._discover()
 
     def _discover(self) -> None:
-        try:
-            self._subscribe_new_topics()
-        except Exception:  # rclpy raises RCLError when Ctrl-C shuts the context down mid-call
-            if self.context.ok():
-                raise
-
-    def _subscribe_new_topics(self) -> None:
         for topic, types in self.get_topic_names_and_types():
             if topic not in self._wanted or topic in self._recording or topic in self._refused:
                 continue
@@ -96,8 +87,7 @@ class BagRecorderNode(PipelineNode):
         if self._bag is not None:
             self._bag.close()
             counts = ", ".join(f"{t} {n}" for t, n in sorted(self._bag.counts.items())) or "nothing"
-            # the context may be shut down already (Ctrl-C): a logger of its own, not tied to /rosout
-            rclpy.logging.get_logger(f"{self.get_name()}.bag").info(f"closed {self._bag.path}: {counts}")
+            self.get_logger().info(f"closed {self._bag.path}: {counts}")
             self._bag = None
         super().destroy_node()
 

@@ -5,10 +5,12 @@ from rclpy.duration import Duration
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 
-# A recorder keeps up to this many messages per topic waiting for the writer (bursts, big frames).
-RECORD_DEPTH = 100
-# A player without recorded offers publishes like the pipeline's publishers (seg_ros.qos.PUBLISH).
-DEFAULT_DEPTH = 5
+from seg_ros import qos
+
+# A recorder may fall this many messages behind on a topic, and a player's subscribers as many
+# (the offered depth is not known from discovery): as deep as the pipeline's H.264 packets, where
+# one lost sample loses a whole GOP.
+DEPTH = qos.PACKETS.depth
 
 
 def _time(duration: Duration) -> QosTime:
@@ -32,7 +34,7 @@ def recording_profile(offered: list[QoSProfile]) -> QoSProfile:
     (a transient-local request does not match a volatile publisher)."""
     reliable = all(p.reliability == ReliabilityPolicy.RELIABLE for p in offered)
     latched = bool(offered) and all(p.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in offered)
-    return QoSProfile(depth=RECORD_DEPTH, history=HistoryPolicy.KEEP_LAST,
+    return QoSProfile(depth=DEPTH, history=HistoryPolicy.KEEP_LAST,
                       reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
 
@@ -42,7 +44,6 @@ def replay_profile(offered: list[Qos]) -> QoSProfile:
     best effort, transient local when every one was (so label_info replays latched)."""
     best_effort = bool(offered) and all(q.reliability == QosReliability.BEST_EFFORT for q in offered)
     latched = bool(offered) and all(q.durability == QosDurability.TRANSIENT_LOCAL for q in offered)
-    depth = max((q.depth for q in offered if q.history == QosHistory.KEEP_LAST), default=DEFAULT_DEPTH)
-    return QoSProfile(depth=max(depth, 1), history=HistoryPolicy.KEEP_LAST,
+    return QoSProfile(depth=DEPTH, history=HistoryPolicy.KEEP_LAST,
                       reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)

@@ -28,8 +28,11 @@ def test_wrong_encodings_and_sizes_are_refused_with_reasons():
     labels = np.zeros((4, 6), np.uint8)
     mono = array_to_image(labels, Header(), "mono8")
     assert np.array_equal(image_to_mono(mono), labels)
-    with pytest.raises(ValueError, match="unsupported image encoding 'mono8'"):
-        image_to_rgb(mono)
+    assert np.array_equal(image_to_rgb(mono), np.zeros((4, 6, 3), np.uint8))   # grey cameras: replicated
+    depth = array_to_image(labels, Header(), "mono8")
+    depth.encoding = "16UC1"
+    with pytest.raises(ValueError, match="unsupported image encoding '16UC1'"):
+        image_to_rgb(depth)
     mono.data = bytes(10)
     with pytest.raises(ValueError, match="expected step\\*height"):
         image_to_mono(mono)
@@ -42,11 +45,14 @@ def test_wrong_encodings_and_sizes_are_refused_with_reasons():
 def test_runner_commands_match_the_graph():
     for side, specs in GRAPHS.items():
         for spec in specs:
-            cmd = node_command(spec, default_params_file(side), {"rate": "5.0"})
+            base = default_params_file(spec.params_from) if spec.params_from else None
+            cmd = node_command(spec, default_params_file(side), {"rate": "5.0"}, base_params_file=base)
             assert cmd[0].endswith(f"lib/{spec.package}/{spec.executable}")
             assert f"__node:={spec.name}" in cmd and str(default_params_file(side)) in cmd
             assert all(f"{a}:={b}" in cmd for a, b in spec.remappings)
             assert cmd[-2:] == ["-p", "rate:=5.0"]
+            if base:   # the node's own side first, the group's file over it
+                assert cmd.index(str(base)) < cmd.index(str(default_params_file(side)))
     assert default_params_file("edge").is_file() and default_params_file("cloud").is_file()
 
 
@@ -54,7 +60,11 @@ def test_parameter_files_name_every_node_of_their_side():
     import yaml
     for side in GRAPHS:
         params = yaml.safe_load(default_params_file(side).read_text())
-        assert set(params) == {spec.name for spec in group_nodes(side)}
+        nodes = group_nodes(side)
+        assert set(params) <= {spec.name for spec in nodes}
+        for spec in nodes:   # every node finds its parameters in its group's file or its own side's
+            files = [side] + ([spec.params_from] if spec.params_from else [])
+            assert any(spec.name in yaml.safe_load(default_params_file(f).read_text()) for f in files), spec.name
 
 
 def test_override_parsing_refuses_malformed_items():

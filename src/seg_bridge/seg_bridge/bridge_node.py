@@ -7,7 +7,6 @@ The entry syntax and the topic -> key mapping are described in seg_bridge/routes
 """
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import threading
@@ -20,6 +19,7 @@ from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallba
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from seg_ros.message_types import load_message_class
 from seg_ros.node import PipelineNode, run
 
 from .routes import (Counters, LinkLog, Route, TokenBucket, announce_key, announce_pattern, format_counters,
@@ -28,19 +28,6 @@ from .routes import (Counters, LinkLog, Route, TokenBucket, announce_key, announ
 STRINGS = Parameter.Type.STRING_ARRAY  # declared typed, without a default value: "not set" is []
 LATCHED_QUERY_TIMEOUT_S = 5.0
 CLIENT_RETRY_S = 5.0
-
-
-def load_message_class(type_name: str):
-    pkg, _, name = type_name.split("/")
-    try:
-        module = importlib.import_module(f"{pkg}.msg")
-    except ImportError:
-        raise ValueError(f"unknown message type '{type_name}': no Python package '{pkg}' "
-                         "(is it built and the workspace sourced?)") from None
-    cls = getattr(module, name, None)
-    if cls is None or getattr(type(cls), "__import_type_support__", None) is None:
-        raise ValueError(f"unknown message type '{type_name}': package '{pkg}' has no message '{name}'")
-    return cls
 
 
 def dds_qos(route: Route, writer: bool) -> QoSProfile:

@@ -1,11 +1,14 @@
 """The node graph: groups of nodes, each with its parameter file config/<group>.yaml.
 
 One definition read by the launch files and by the runner. The edge and cloud groups talk over
-DDS (one host or a LAN); the *_bridge groups carry the WAN topics over Zenoh instead.
+DDS (one host or a LAN); the *_bridge groups carry the WAN topics over Zenoh instead. `record`
+records a topic preset into a bag; `replay` plays a bag into the encoder, decoder, segmentation
+and arbiter, which read their own side's parameter file first (`params_from`), so a replay runs
+the models as they ran live.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -14,11 +17,26 @@ class NodeSpec:
     executable: str
     name: str
     remappings: tuple[tuple[str, str], ...] = ()
+    params_from: str = ""      # a group whose parameter file the node reads before its own group's
 
 
 CAMERA_IMAGE = "/camera/image_raw"
 CAMERA_PACKETS = CAMERA_IMAGE + "/h264"
 CLOUD_IMAGE = "/cloud/image_raw"
+
+ENCODER = NodeSpec("seg_edge", "h264_encoder", "h264_encoder", (("image", CAMERA_IMAGE),))
+ARBITER = NodeSpec("seg_edge", "segmentation_arbiter", "segmentation_arbiter")
+DECODER = NodeSpec("seg_cloud", "h264_decoder", "h264_decoder", (
+    ("packets", CAMERA_PACKETS),
+    ("image", CLOUD_IMAGE),
+))
+SEGMENTATION = NodeSpec("seg_cloud", "segmentation", "segmentation", (
+    ("image", CLOUD_IMAGE),
+    ("labels", "/cloud/segmentation/labels"),
+    ("color_mask", "/cloud/segmentation/color_mask"),
+    ("overlay", "/cloud/segmentation/overlay"),
+    ("label_info", "/cloud/segmentation/label_info"),
+))
 
 GRAPHS: dict[str, tuple[NodeSpec, ...]] = {
     "edge": (
@@ -27,31 +45,31 @@ GRAPHS: dict[str, tuple[NodeSpec, ...]] = {
             ("camera_info", "/camera/camera_info"),
             ("ground_truth", "/camera/ground_truth"),
         )),
-        NodeSpec("seg_edge", "h264_encoder", "h264_encoder", (("image", CAMERA_IMAGE),)),
+        ENCODER,
         NodeSpec("seg_edge", "link_monitor", "link_monitor"),
         NodeSpec("seg_edge", "edge_segmentation", "edge_segmentation", (
             ("image", CAMERA_IMAGE),
             ("labels", "/edge/segmentation/labels"),
             ("label_info", "/edge/segmentation/label_info"),
         )),
-        NodeSpec("seg_edge", "segmentation_arbiter", "segmentation_arbiter"),
+        ARBITER,
     ),
     "cloud": (
-        NodeSpec("seg_cloud", "h264_decoder", "h264_decoder", (
-            ("packets", CAMERA_PACKETS),
-            ("image", CLOUD_IMAGE),
-        )),
-        NodeSpec("seg_cloud", "segmentation", "segmentation", (
-            ("image", CLOUD_IMAGE),
-            ("labels", "/cloud/segmentation/labels"),
-            ("color_mask", "/cloud/segmentation/color_mask"),
-            ("overlay", "/cloud/segmentation/overlay"),
-            ("label_info", "/cloud/segmentation/label_info"),
-        )),
+        DECODER,
+        SEGMENTATION,
         NodeSpec("seg_cloud", "link_probe_responder", "link_probe_responder"),
     ),
     "edge_bridge": (NodeSpec("seg_bridge", "zenoh_bridge", "edge_bridge"),),
     "cloud_bridge": (NodeSpec("seg_bridge", "zenoh_bridge", "cloud_bridge"),),
+    "record": (NodeSpec("seg_bag", "bag_recorder", "bag_recorder"),),
+    # A replay has no camera: the decoded frames (same stamps) give the arbiter its frames.
+    "replay": (
+        NodeSpec("seg_bag", "bag_player", "bag_player"),
+        replace(ENCODER, params_from="edge"),
+        replace(DECODER, params_from="cloud"),
+        replace(SEGMENTATION, params_from="cloud"),
+        replace(ARBITER, remappings=(("camera/image_raw", CLOUD_IMAGE),), params_from="edge"),
+    ),
 }
 
 

@@ -2,6 +2,8 @@
 
     python -m seg_bringup.runner edge cloud --set camera.rate=15 --duration 30
     python -m seg_bringup.runner edge edge_bridge      # on the robot, talking to the cloud over Zenoh
+    python -m seg_bringup.runner edge cloud record --set bag_recorder.output=bags/run1   # ... recorded
+    python -m seg_bringup.runner replay --set bag_player.bag=bags/run1                  # labels again
 
 Same executables, parameter files (config/<group>.yaml) and remappings as launch/<side>.launch.py
 (both read graph.py).
@@ -28,12 +30,15 @@ def default_params_file(group: str) -> Path:
 
 
 def node_command(spec: NodeSpec, params_file: Path, overrides: dict[str, str] | None = None,
-                 log_level: str = "info") -> list[str]:
+                 log_level: str = "info", base_params_file: Path | None = None) -> list[str]:
+    """The node's command line; `base_params_file` (its params_from group's file) is read before params_file."""
     exe = Path(get_package_prefix(spec.package)) / "lib" / spec.package / spec.executable
     if not exe.exists():
         raise FileNotFoundError(f"executable {exe} not found; build the workspace (scripts/setup.sh)")
-    cmd = [str(exe), "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file),
-           "--log-level", log_level]
+    cmd = [str(exe), "--ros-args", "-r", f"__node:={spec.name}"]
+    for path in ([base_params_file] if base_params_file else []) + [params_file]:
+        cmd += ["--params-file", str(path)]
+    cmd += ["--log-level", log_level]
     for src, dst in spec.remappings:
         cmd += ["-r", f"{src}:={dst}"]
     for key, value in (overrides or {}).items():
@@ -78,11 +83,14 @@ class Graph:
             raise ValueError(f"overrides name unknown nodes {sorted(unknown)}; nodes: {sorted(known)}")
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self._launch: dict[str, tuple[list[str], dict[str, str]]] = {}
+        def params_file(group: str) -> Path:
+            return (params_files or {}).get(group) or default_params_file(group)
+
         for group in groups:
-            params_file = (params_files or {}).get(group) or default_params_file(group)
             for spec in group_nodes(group):
                 host = (hosts or {}).get(spec.name) or (hosts or {}).get(group) or Host()
-                cmd = node_command(spec, params_file, overrides.get(spec.name), log_level)
+                cmd = node_command(spec, params_file(group), overrides.get(spec.name), log_level,
+                                   params_file(spec.params_from) if spec.params_from else None)
                 self._launch[spec.name] = (host.prefix + cmd, {**base_env, **host.env})
         self._output = output
         self.processes: dict[str, subprocess.Popen] = {}

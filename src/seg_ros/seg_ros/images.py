@@ -11,10 +11,12 @@ MAX_PIXELS = 4096 * 4096
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
-    """Return an HxWx3 uint8 rgb array for an rgb8 or bgr8 Image; ValueError for anything else."""
-    if msg.encoding not in ("rgb8", "bgr8"):
-        raise ValueError(f"unsupported image encoding '{msg.encoding}' (expected rgb8 or bgr8)")
-    pixels = _pixels(msg, 3)
+    """Return an HxWx3 uint8 rgb array for an rgb8, bgr8 or mono8 (grey) Image; ValueError for anything else."""
+    if msg.encoding not in _CHANNELS:
+        raise ValueError(f"unsupported image encoding '{msg.encoding}' (expected rgb8, bgr8 or mono8)")
+    pixels = _pixels(msg, _CHANNELS[msg.encoding])
+    if msg.encoding == "mono8":
+        return np.repeat(pixels, 3, axis=2)
     return pixels[:, :, ::-1] if msg.encoding == "bgr8" else pixels
 
 

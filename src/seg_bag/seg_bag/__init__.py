@@ -1,0 +1,1 @@
+"""Recording and replaying the segmentation graph as rosbag2 (MCAP) bags."""

@@ -15,7 +15,10 @@ from seg_bringup.runner import parse_overrides  # noqa: E402
 W, H = 320, 240
 SMALL = [f"camera.width={W}", f"camera.height={H}", "camera.rate=15",
          f"segmentation.input_width={W}", f"segmentation.input_height={H}",
-         f"edge_segmentation.input_width={W}", f"edge_segmentation.input_height={H}"]
+         f"edge_segmentation.input_width={W}", f"edge_segmentation.input_height={H}",
+         # a generous deadline: both sides share this host's two cores with the tests
+         "segmentation_arbiter.deadline_s=0.5", "segmentation_arbiter.max_wait_s=1.0",
+         "segmentation_arbiter.handback_s=2.0"]
 
 
 @pytest.fixture(scope="module")

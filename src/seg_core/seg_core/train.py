@@ -35,18 +35,22 @@ from .bench import (
     count_flops, count_parameters, gzip_size, median_latency_ms, state_dict_bytes,
 )
 from .classes import IGNORE_ID, NUM_CLASSES
-from .losses import LOSS_NAMES, distillation_loss, segmentation_loss
-from .metrics import ConfusionMatrix
+from .losses import LOSS_NAMES, analytics_sr_loss, distillation_loss, segmentation_loss, sr_loss, ssim
+from .metrics import ConfusionMatrix, psnr
 from .models import (
-    DEFAULT_INPUT_SIZE, MANIFEST_PATH, MODEL_NAMES, WEIGHTS_DIR, WeightsError, apply_state_dict,
-    backbone_prefixes, build_model, default_weights, head_prefixes, load_weights, read_checkpoint,
-    save_checkpoint,
+    DEFAULT_INPUT_SIZE, MANIFEST_PATH, MODEL_NAMES, SR_DEFAULT_CHANNELS, SR_MODEL_NAMES, WEIGHTS_DIR,
+    WeightsError, apply_state_dict, backbone_prefixes, build_model, build_sr_model, default_weights,
+    head_prefixes, load_sr_model, load_weights, read_checkpoint, save_checkpoint, sr_scale,
 )
 from .onnx_export import (
     INPUT_NAME, export_onnx, max_abs_difference, ort_session, quantize_int8,
 )
 from .scene_cache import (
     AUGMENTATIONS, DEFAULT_CACHE_DIR, SceneArrays, cached_scenes, training_transform,
+)
+from .sr import (
+    DEFAULT_SR_CACHE, TRAIN_DRIVE_SEED, VAL_DRIVE_SEED, SRPairs, drive_frames, imagenet_normalize,
+    low_res_frames, to_rgb8, to_unit_tensor,
 )
 
 log = logging.getLogger("seg_core.train")
@@ -178,13 +182,15 @@ def training_loss(args, model, teacher, x, y) -> torch.Tensor:
     return loss
 
 
-def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
-        resume: str | None = None) -> list[dict]:
-    """Run ``args.steps`` optimiser steps, checkpointing the training state to ``state_path``.
+def fit(args, model: nn.Module, train_set: Dataset, step_loss: Callable[[list], torch.Tensor],
+        validate: Callable[[], dict[str, float]], state_path: Path, resume: str | None = None,
+        train_mode: Callable[[], None] | None = None) -> list[dict]:
+    """Run ``args.steps`` optimiser steps on the trainable parameters of ``model``, checkpointing
+    the training state to ``state_path``.
 
-    Returns the evaluation history (one dict per ``--eval-every``)."""
-    train_set = make_dataset(args, "train", args.train_scenes, augment=True)
-    val_set = make_dataset(args, "val", args.eval_count, augment=False)
+    ``step_loss(batch)`` gives the loss of a batch of ``train_set``; ``validate()`` the metrics
+    logged every ``--eval-every`` steps; ``train_mode()`` puts the model in training mode
+    (default ``model.train()``). Returns the evaluation history."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -202,8 +208,6 @@ def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
         scheduler.load_state_dict(state["scheduler"])
         step, history = state["step"], state["history"]
         log.info("resumed %s at step %d", resume, step)
-    if teacher is not None:
-        teacher.eval().to(memory_format=torch.channels_last)
     model.to(memory_format=torch.channels_last)
 
     def save_state():
@@ -222,11 +226,8 @@ def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
     bar = tqdm(total=args.steps, initial=step, desc=f"train {args.model}", dynamic_ncols=True)
     smooth = None
     while step < args.steps:
-        model.train()
-        if args.freeze_backbone:
-            freeze_batchnorm_statistics(model, args.model)
-        x, y = next(batches)
-        loss = training_loss(args, model, teacher, x.contiguous(memory_format=torch.channels_last), y)
+        (train_mode or model.train)()
+        loss = step_loss(next(batches))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -236,34 +237,65 @@ def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
         bar.set_postfix(loss=f"{smooth:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
         bar.update()
         if args.eval_every and (step % args.eval_every == 0 or step == args.steps):
-            cm = evaluate(torch_predictor(model), val_set, args.eval_count, desc="val")
-            history.append({"step": step, "loss": round(smooth, 4), "val_miou": round(cm.miou(), 4),
-                            "val_pixel_accuracy": round(cm.pixel_accuracy(), 4)})
-            bar.write(f"step {step}: loss {smooth:.4f}  val mIoU {cm.miou():.4f}  "
-                      f"pixel acc {cm.pixel_accuracy():.4f}")
+            model.eval()
+            metrics = validate()
+            history.append({"step": step, "loss": round(smooth, 4), **{k: round(v, 4) for k, v in metrics.items()}})
+            bar.write(f"step {step}: loss {smooth:.4f}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         if step % args.checkpoint_every == 0 or step == args.steps:
             save_state()
     bar.close()
     return history
 
 
-def load_teacher(args) -> nn.Module | None:
-    if not args.teacher:
-        return None
-    path = args.teacher_weights or default_weights(args.teacher)
+def fit_segmentation(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
+                     resume: str | None = None) -> list[dict]:
+    """Train a segmentation model (optionally distilling ``teacher``) on ``args``' data."""
+    train_set = make_dataset(args, "train", args.train_scenes, augment=True)
+    val_set = make_dataset(args, "val", args.eval_count, augment=False)
+    if teacher is not None:
+        teacher.eval().to(memory_format=torch.channels_last)
+
+    def step_loss(batch):
+        x, y = batch
+        return training_loss(args, model, teacher, x.contiguous(memory_format=torch.channels_last), y)
+
+    def validate():
+        cm = evaluate(torch_predictor(model), val_set, args.eval_count, desc="val")
+        return {"val_miou": cm.miou(), "val_pixel_accuracy": cm.pixel_accuracy()}
+
+    def train_mode():
+        model.train()
+        if args.freeze_backbone:
+            freeze_batchnorm_statistics(model, args.model)
+
+    return fit(args, model, train_set, step_loss, validate, state_path, resume, train_mode)
+
+
+def load_frozen(name: str, weights: str | None, flag: str) -> nn.Module:
+    """A segmentation model with trained weights whose parameters do not train (a teacher, or the
+    segmenter in the SR training loop); in eval mode."""
+    path = weights or default_weights(name)
     if path is None:
-        raise SystemExit(f"--teacher {args.teacher} needs --teacher-weights (none are shipped)")
-    teacher = build_model(args.teacher, NUM_CLASSES)
-    load_weights(teacher, path)
-    for p in teacher.parameters():
+        raise SystemExit(f"{flag} {name} needs {flag}-weights (none are shipped)")
+    model = build_model(name, NUM_CLASSES)
+    load_weights(model, path)
+    for p in model.parameters():
         p.requires_grad = False
-    return teacher
+    return model.eval()
+
+
+def load_teacher(args) -> nn.Module | None:
+    return load_frozen(args.teacher, args.teacher_weights, "--teacher") if args.teacher else None
+
+
+def command_line() -> str:
+    return "python -m seg_core.train " + shlex.join(sys.argv[1:])
 
 
 def run_meta(args, history: list[dict]) -> dict:
     return {
         "input_size": list(args.size),
-        "command": "python -m seg_core.train " + shlex.join(sys.argv[1:]),
+        "command": command_line(),
         "data": {"source": args.data, "train_split": "train", "train_scenes": args.train_scenes,
                  "val_split": "val", "seed": args.seed},
         "history": history,
@@ -279,8 +311,84 @@ def cmd_train(args) -> None:
     if args.freeze_backbone:
         freeze_backbone(model, args.model)
     out = Path(args.out)
-    history = fit(args, model, load_teacher(args), out.with_suffix(".state.pt"), args.resume)
+    history = fit_segmentation(args, model, load_teacher(args), out.with_suffix(".state.pt"), args.resume)
     save_checkpoint(model, out, args.model, NUM_CLASSES, fp16=args.fp16, **run_meta(args, history))
+    print(f"wrote {out}")
+
+
+# ----------------------------------------------------------------------------- super-resolution
+
+def sr_drive_data(args, seeds: list[int], every: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low-resolution, high-resolution, labels) frames of generated drives at ``--size``, every
+    ``every``-th frame; the low-resolution ones were sent the way ``--lr-data`` says."""
+    bitrate = args.bitrate if args.lr_data == "h264" else None
+    parts = []
+    for seed in tqdm(seeds, desc=f"drives ({args.lr_data})", dynamic_ncols=True):
+        hr, labels = drive_frames(seed, args.drive_frames, tuple(args.size), args.sr_cache)
+        lr, _ = low_res_frames(hr, sr_scale(args.model), bitrate)
+        parts.append((lr[::every], hr[::every], labels[::every]))
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
+
+
+def sr_validation(model: nn.Module, lr: np.ndarray, hr: np.ndarray, labels: np.ndarray,
+                  segmenter: nn.Module | None, batch: int = 8) -> dict[str, float]:
+    """Mean PSNR and SSIM of the model's (8-bit) output, and the segmenter's mIoU on it."""
+    psnrs, ssims, cm = [], [], ConfusionMatrix(NUM_CLASSES, IGNORE_ID)
+    with torch.inference_mode():
+        for i in range(0, len(lr), batch):
+            x = torch.stack([to_unit_tensor(f) for f in lr[i:i + batch]])
+            sr = [to_rgb8(f) for f in model(x.contiguous(memory_format=torch.channels_last))]
+            for out, ref in zip(sr, hr[i:i + batch]):
+                psnrs.append(psnr(out, ref))
+                ssims.append(ssim(to_unit_tensor(out)[None], to_unit_tensor(ref)[None]).item())
+            if segmenter is not None:
+                x = imagenet_normalize(torch.stack([to_unit_tensor(f) for f in sr]))
+                cm.update(segmenter(x).argmax(1).numpy(), labels[i:i + batch])
+    metrics = {"val_psnr": float(np.mean(psnrs)), "val_ssim": float(np.mean(ssims))}
+    return {**metrics, "val_miou": cm.miou()} if segmenter is not None else metrics
+
+
+def cmd_train_sr(args) -> None:
+    """Base SR training (L1 + SSIM) or, with --segmenter, analytics-aware fine-tuning."""
+    seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    if args.init:
+        model, init_meta = load_sr_model(args.model, args.init)
+        if args.channels not in (None, model.channels):
+            raise SystemExit(f"--channels {args.channels} differs from {args.init} ({model.channels})")
+    else:
+        model = build_sr_model(args.model, args.channels or SR_DEFAULT_CHANNELS)
+    segmenter = load_frozen(args.segmenter, args.segmenter_weights, "--segmenter") if args.segmenter else None
+    lr, hr, labels = sr_drive_data(args, [TRAIN_DRIVE_SEED + k for k in range(args.drives)], args.every)
+    train_set = SRPairs(lr, hr, model.scale, args.patch, labels if segmenter is not None else None)
+    val = sr_drive_data(args, [VAL_DRIVE_SEED], max(1, args.drive_frames // args.eval_count))
+    log.info("%d training pairs %dx%d -> %dx%d (%s)", len(train_set), lr.shape[2], lr.shape[1],
+             hr.shape[2], hr.shape[1], args.lr_data)
+
+    def step_loss(batch):
+        lr_x, hr_x = (t.contiguous(memory_format=torch.channels_last) for t in batch[:2])
+        sr = model(lr_x)
+        if segmenter is None:
+            return sr_loss(sr, hr_x, args.ssim_weight)
+        with torch.no_grad():
+            hr_logits = segmenter(imagenet_normalize(hr_x))
+        return analytics_sr_loss(segmenter(imagenet_normalize(sr)), hr_logits, batch[2], sr, hr_x,
+                                 args.ce_weight, args.pixel_weight)
+
+    out = Path(args.out)
+    history = fit(args, model, train_set, step_loss, lambda: sr_validation(model, *val, segmenter),
+                  out.with_suffix(".state.pt"), args.resume)
+    previous = init_meta.get("command") if args.init else None
+    commands = ([previous] if isinstance(previous, str) else list(previous or [])) + [command_line()]
+    save_checkpoint(
+        model, out, args.model, None, fp16=args.fp16, channels=model.channels, scale=model.scale,
+        hr_size=list(args.size), command=commands if len(commands) > 1 else commands[0],
+        lr_data={"kind": args.lr_data, "bitrate": args.bitrate if args.lr_data == "h264" else None,
+                 "fps": 30.0, "gop": 30},
+        segmenter=args.segmenter, history=history,
+        data={"source": "generated drives", "train_seeds": [TRAIN_DRIVE_SEED, TRAIN_DRIVE_SEED + args.drives - 1],
+              "frames_per_drive": args.drive_frames, "every": args.every, "val_seed": VAL_DRIVE_SEED},
+    )
     print(f"wrote {out}")
 
 
@@ -365,7 +473,7 @@ def cmd_prune(args) -> None:
     args.size = model_size(args, meta)
     torch_prune.global_unstructured(prunable(model), torch_prune.L1Unstructured, amount=args.sparsity)
     out = Path(args.out)
-    history = fit(args, model, None, out.with_suffix(".state.pt")) if args.steps else []
+    history = fit_segmentation(args, model, None, out.with_suffix(".state.pt")) if args.steps else []
     for module, name in prunable(model):
         torch_prune.remove(module, name)
     source = Path(args.weights) if args.weights else default_weights(args.model)
@@ -527,18 +635,22 @@ def add_training_args(p: argparse.ArgumentParser, steps: int) -> None:
                    help="training augmentations (none when given without names)")
     p.add_argument("--train-scenes", type=int, default=3000,
                    help="generated training scenes, rendered once into --cache-dir")
+    p.add_argument("--loss", choices=LOSS_NAMES, default="ce+iou")
+    p.add_argument("--workers", type=int, default=1,
+                   help="data loader processes (and scene rendering processes)")
+    add_optimisation_args(p, steps, lr=2e-3, weight_decay=1e-4)
+
+
+def add_optimisation_args(p: argparse.ArgumentParser, steps: int, lr: float, weight_decay: float) -> None:
     p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (OneCycle)")
+    p.add_argument("--lr", type=float, default=lr, help="peak learning rate (OneCycle)")
     p.add_argument("--warmup", type=float, default=0.05, help="fraction of steps warming up")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--loss", choices=LOSS_NAMES, default="ce+iou")
+    p.add_argument("--weight-decay", type=float, default=weight_decay)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=500, help="validate every K steps (0: never)")
     p.add_argument("--eval-count", type=int, default=64, help="validation images")
     p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--workers", type=int, default=1,
-                   help="data loader processes (and scene rendering processes)")
     p.add_argument("--fp16", action="store_true", help="store the final weights as float16")
     p.add_argument("--out", required=True)
 
@@ -571,6 +683,34 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--freeze-backbone", action="store_true", help="train only the classifier head")
     p.add_argument("--resume", help="training state (<out>.state.pt) to continue from")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-sr", help="train a super-resolution model (CARN) on generated drives; "
+                                        "with --segmenter, analytics-aware fine-tuning")
+    p.add_argument("--model", choices=SR_MODEL_NAMES, required=True)
+    p.add_argument("--channels", type=int,
+                   help=f"feature width (default: --init's, else {SR_DEFAULT_CHANNELS} as in the paper)")
+    p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), default=list(DEFAULT_INPUT_SIZE),
+                   help="high-resolution frame size")
+    p.add_argument("--lr-data", choices=("h264", "clean"), default="h264",
+                   help="low-resolution inputs: through the H.264 codec at --bitrate, or downscaled only")
+    p.add_argument("--bitrate", type=int, default=50_000, help="bits/s of the low-resolution stream (30 fps)")
+    p.add_argument("--drives", type=int, default=20, help="generated training drives")
+    p.add_argument("--drive-frames", type=int, default=300, help="consecutive frames per drive (30 fps)")
+    p.add_argument("--every", type=int, default=2, help="train on every K-th frame of a drive")
+    p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE, help="where rendered drives are kept")
+    p.add_argument("--patch", type=int, nargs=2, metavar=("W", "H"),
+                   help="random crop in low-resolution pixels (default: whole frames)")
+    p.add_argument("--ssim-weight", type=float, default=0.84, help="pixel loss = (1-w) L1 + w (1-SSIM)")
+    p.add_argument("--segmenter", choices=MODEL_NAMES,
+                   help="analytics-aware fine-tuning with this frozen segmenter in the loop")
+    p.add_argument("--segmenter-weights", help="its checkpoint (default: its shipped weights)")
+    p.add_argument("--ce-weight", type=float, default=0.5, help="weight of cross-entropy on the SR frame")
+    p.add_argument("--pixel-weight", type=float, default=1.0, help="weight of the pixel loss when fine-tuning")
+    p.add_argument("--init", help="start from these SR weights (e.g. the base model to fine-tune)")
+    p.add_argument("--resume", help="training state (<out>.state.pt) to continue from")
+    add_optimisation_args(p, steps=4000, lr=1e-3, weight_decay=0.0)
+    p.add_argument("--workers", type=int, default=0, help="data loader processes")
+    p.set_defaults(func=cmd_train_sr)
 
     p = sub.add_parser("eval", help="mIoU, pixel accuracy, per-class IoU, confusion matrix")
     model_args(p)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sensor_msgs.msg import Image
 
-from seg_core.codec import EncoderConfig, H264Encoder, resize_rgb
+from seg_core.codec import EncoderConfig, H264Encoder, resize_rgb, scaled_size
 from seg_interfaces.msg import H264Packet, KeyframeRequest
 from seg_ros import qos
 from seg_ros.node import PipelineNode, received_at, run
@@ -44,8 +44,7 @@ class H264EncoderNode(PipelineNode):
         self._keyframe_wanted = True
 
     def _encoder_for(self, width: int, height: int) -> H264Encoder:
-        scale = self.params["scale"]
-        w, h = (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))
+        w, h = scaled_size(width, height, self.params["scale"])
         if self._encoder is None or (self._encoder.width, self._encoder.height) != (w, h):
             if self._encoder is not None:
                 self.get_logger().warning(f"input size changed; restarting encoder at {w}x{h}")

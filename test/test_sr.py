@@ -201,3 +201,25 @@ def test_low_res_segmenter_labels_at_the_target_size(tmp_path):
         LowResSegmenter(deeplab, sr.upscale, 4, lr_reuse=True)
     with pytest.raises(ValueError, match="cannot take a low-resolution frame"):
         deeplab.predict(lr, low_res=lr)
+
+
+def test_train_sr_then_analytics_aware_fine_tuning(tmp_path):
+    from seg_core import train
+    common = ["--threads", "1", "train-sr", "--model", "carn_m_x4", "--size", "96", "64", "--drives", "1",
+              "--drive-frames", "4", "--every", "1", "--batch", "2", "--eval-count", "2", "--eval-every", "2",
+              "--sr-cache", str(tmp_path / "drives"), "--bitrate", "60000"]
+    base, tuned, icnet = tmp_path / "base.pt", tmp_path / "tuned.pt", tmp_path / "icnet.pt"
+    train.main(common + ["--channels", "4", "--patch", "8", "8", "--steps", "4", "--out", str(base)])
+    meta = torch.load(base, weights_only=True)
+    assert meta["channels"] == 4 and meta["scale"] == 4 and meta["lr_data"]["bitrate"] == 60000
+    assert [h["step"] for h in meta["history"]] == [2, 4] and "val_psnr" in meta["history"][0]
+
+    save_checkpoint(build_model("icnet"), icnet, "icnet", NUM_CLASSES, input_size=[64, 32])
+    train.main(common + ["--init", str(base), "--segmenter", "icnet", "--segmenter-weights", str(icnet),
+                         "--steps", "2", "--fp16", "--out", str(tuned)])
+    meta = torch.load(tuned, weights_only=True)
+    assert meta["segmenter"] == "icnet" and len(meta["command"]) == 2
+    assert "val_miou" in meta["history"][-1]
+    assert meta["state_dict"]["exit.weight"].dtype == torch.float16
+    model, _ = load_sr_model("carn_m_x4", tuned)
+    assert model.channels == 4

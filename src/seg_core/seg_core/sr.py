@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from torch.nn import functional as F
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -43,6 +44,17 @@ def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
+
+
+def segmenter_logits(segmenter: torch.nn.Module, x: torch.Tensor, input_size: tuple[int, int]) -> torch.Tensor:
+    """Logits of a segmentation model for N x 3 x H x W images in [0, 1], the way the Segmenter
+    runs it (images resized to its ``input_size`` (w, h)), resized back to H x W; differentiable."""
+    size, (w, h) = tuple(x.shape[-2:]), input_size
+    resized = size != (h, w)
+    if resized:
+        x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+    logits = segmenter(imagenet_normalize(x))
+    return F.interpolate(logits, size=size, mode="bilinear", align_corners=False) if resized else logits
 
 
 def to_rgb8(x: torch.Tensor) -> np.ndarray:

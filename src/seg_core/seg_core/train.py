@@ -48,14 +48,18 @@ from .onnx_export import (
 from .scene_cache import (
     AUGMENTATIONS, DEFAULT_CACHE_DIR, SceneArrays, cached_scenes, training_transform,
 )
+from .sources import SourceConfig
 from .sr import (
-    DEFAULT_SR_CACHE, TRAIN_DRIVE_SEED, VAL_DRIVE_SEED, SRPairs, drive_frames, imagenet_normalize,
-    low_res_frames, to_rgb8, to_unit_tensor,
+    DEFAULT_SR_CACHE, TRAIN_DRIVE_SEED, VAL_DRIVE_SEED, SRPairs, drive_frames, low_res_frames,
+    segmenter_logits, to_rgb8, to_unit_tensor,
 )
 
 log = logging.getLogger("seg_core.train")
 
 BENCH_THREADS = 2
+# Test images are rendered and scored at the camera's size, whatever size a model runs at:
+# each model sees them resized to its input, as the segmentation nodes do.
+CAMERA_SIZE = (SourceConfig.width, SourceConfig.height)
 Predictor = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -271,21 +275,21 @@ def fit_segmentation(args, model: nn.Module, teacher: nn.Module | None, state_pa
     return fit(args, model, train_set, step_loss, validate, state_path, resume, train_mode)
 
 
-def load_frozen(name: str, weights: str | None, flag: str) -> nn.Module:
+def load_frozen(name: str, weights: str | None, flag: str) -> tuple[nn.Module, dict]:
     """A segmentation model with trained weights whose parameters do not train (a teacher, or the
-    segmenter in the SR training loop); in eval mode."""
+    segmenter in the SR training loop), in eval mode, and its checkpoint's metadata."""
     path = weights or default_weights(name)
     if path is None:
         raise SystemExit(f"{flag} {name} needs {flag}-weights (none are shipped)")
     model = build_model(name, NUM_CLASSES)
-    load_weights(model, path)
+    meta = load_weights(model, path)
     for p in model.parameters():
         p.requires_grad = False
-    return model.eval()
+    return model.eval(), meta
 
 
 def load_teacher(args) -> nn.Module | None:
-    return load_frozen(args.teacher, args.teacher_weights, "--teacher") if args.teacher else None
+    return load_frozen(args.teacher, args.teacher_weights, "--teacher")[0] if args.teacher else None
 
 
 def command_line() -> str:
@@ -331,7 +335,8 @@ def sr_drive_data(args, seeds: list[int], every: int) -> tuple[np.ndarray, np.nd
 
 
 def sr_validation(model: nn.Module, lr: np.ndarray, hr: np.ndarray, labels: np.ndarray,
-                  segmenter: nn.Module | None, batch: int = 8) -> dict[str, float]:
+                  segmenter: nn.Module | None, segmenter_size: tuple[int, int] | None,
+                  batch: int = 4) -> dict[str, float]:
     """Mean PSNR and SSIM of the model's (8-bit) output, and the segmenter's mIoU on it."""
     psnrs, ssims, cm = [], [], ConfusionMatrix(NUM_CLASSES, IGNORE_ID)
     with torch.inference_mode():
@@ -342,8 +347,8 @@ def sr_validation(model: nn.Module, lr: np.ndarray, hr: np.ndarray, labels: np.n
                 psnrs.append(psnr(out, ref))
                 ssims.append(ssim(to_unit_tensor(out)[None], to_unit_tensor(ref)[None]).item())
             if segmenter is not None:
-                x = imagenet_normalize(torch.stack([to_unit_tensor(f) for f in sr]))
-                cm.update(segmenter(x).argmax(1).numpy(), labels[i:i + batch])
+                x = torch.stack([to_unit_tensor(f) for f in sr])
+                cm.update(segmenter_logits(segmenter, x, segmenter_size).argmax(1).numpy(), labels[i:i + batch])
     metrics = {"val_psnr": float(np.mean(psnrs)), "val_ssim": float(np.mean(ssims))}
     return {**metrics, "val_miou": cm.miou()} if segmenter is not None else metrics
 
@@ -358,7 +363,10 @@ def cmd_train_sr(args) -> None:
             raise SystemExit(f"--channels {args.channels} differs from {args.init} ({model.channels})")
     else:
         model = build_sr_model(args.model, args.channels or SR_DEFAULT_CHANNELS)
-    segmenter = load_frozen(args.segmenter, args.segmenter_weights, "--segmenter") if args.segmenter else None
+    segmenter, segmenter_size = None, None
+    if args.segmenter:
+        segmenter, meta = load_frozen(args.segmenter, args.segmenter_weights, "--segmenter")
+        segmenter_size = tuple(meta.get("input_size") or DEFAULT_INPUT_SIZE)
     lr, hr, labels = sr_drive_data(args, [TRAIN_DRIVE_SEED + k for k in range(args.drives)], args.every)
     train_set = SRPairs(lr, hr, model.scale, args.patch, labels if segmenter is not None else None)
     val = sr_drive_data(args, [VAL_DRIVE_SEED], max(1, args.drive_frames // args.eval_count))
@@ -371,13 +379,14 @@ def cmd_train_sr(args) -> None:
         if segmenter is None:
             return sr_loss(sr, hr_x, args.ssim_weight)
         with torch.no_grad():
-            hr_logits = segmenter(imagenet_normalize(hr_x))
-        return analytics_sr_loss(segmenter(imagenet_normalize(sr)), hr_logits, batch[2], sr, hr_x,
-                                 args.ce_weight, args.pixel_weight)
+            hr_logits = segmenter_logits(segmenter, hr_x, segmenter_size)
+        return analytics_sr_loss(segmenter_logits(segmenter, sr, segmenter_size), hr_logits, batch[2], sr,
+                                 hr_x, args.ce_weight, args.pixel_weight)
 
     out = Path(args.out)
-    history = fit(args, model, train_set, step_loss, lambda: sr_validation(model, *val, segmenter),
-                  out.with_suffix(".state.pt"), args.resume)
+    history = fit(args, model, train_set, step_loss,
+                  lambda: sr_validation(model, *val, segmenter, segmenter_size), out.with_suffix(".state.pt"),
+                  args.resume)
     previous = init_meta.get("command") if args.init else None
     commands = ([previous] if isinstance(previous, str) else list(previous or [])) + [command_line()]
     save_checkpoint(
@@ -689,13 +698,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=SR_MODEL_NAMES, required=True)
     p.add_argument("--channels", type=int,
                    help=f"feature width (default: --init's, else {SR_DEFAULT_CHANNELS} as in the paper)")
-    p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), default=list(DEFAULT_INPUT_SIZE),
-                   help="high-resolution frame size")
+    p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE),
+                   help="high-resolution (camera) frame size")
     p.add_argument("--lr-data", choices=("h264", "clean"), default="h264",
                    help="low-resolution inputs: through the H.264 codec at --bitrate, or downscaled only")
-    p.add_argument("--bitrate", type=int, default=50_000, help="bits/s of the low-resolution stream (30 fps)")
-    p.add_argument("--drives", type=int, default=20, help="generated training drives")
-    p.add_argument("--drive-frames", type=int, default=300, help="consecutive frames per drive (30 fps)")
+    p.add_argument("--bitrate", type=int, default=120_000, help="bits/s of the low-resolution stream (30 fps)")
+    p.add_argument("--drives", type=int, default=16, help="generated training drives")
+    p.add_argument("--drive-frames", type=int, default=240, help="consecutive frames per drive (30 fps)")
     p.add_argument("--every", type=int, default=2, help="train on every K-th frame of a drive")
     p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE, help="where rendered drives are kept")
     p.add_argument("--patch", type=int, nargs=2, metavar=("W", "H"),

@@ -7,6 +7,10 @@
     python -m seg_core.train prune --model enet --weights out/enet.pt --sparsity 0.7 --out out/enet.pruned.pt
     python -m seg_core.train ship --model enet --weights out/enet.pt
     python -m seg_core.train table
+    python -m seg_core.train train-sr --model carn_m_x4 --channels 16 --patch 32 32 --out out/carn_m_x4.pt
+    python -m seg_core.train train-sr --model carn_m_x4 --init out/carn_m_x4.pt --segmenter icnet --out out/carn_m_x4.tuned.pt
+    python -m seg_core.train eval-sr --model carn_m_x4 --segmenter icnet
+    python -m seg_core.train cloudseg
 """
 from __future__ import annotations
 
@@ -30,12 +34,13 @@ from torch.nn.utils import prune as torch_prune
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from . import datasets
+from . import cloudseg, datasets
 from .bench import (
     count_flops, count_parameters, gzip_size, median_latency_ms, state_dict_bytes,
 )
 from .classes import IGNORE_ID, NUM_CLASSES
 from .losses import LOSS_NAMES, analytics_sr_loss, distillation_loss, segmentation_loss, sr_loss, ssim
+from .inference import Segmenter
 from .metrics import ConfusionMatrix, psnr
 from .models import (
     DEFAULT_INPUT_SIZE, MANIFEST_PATH, MODEL_NAMES, SR_DEFAULT_CHANNELS, SR_MODEL_NAMES, WEIGHTS_DIR,
@@ -516,6 +521,8 @@ def file_entry(path: Path, **fields) -> dict:
 def cmd_ship(args) -> None:
     """Store ``--weights`` as fp16 shipped weights (and optionally their ONNX export) and record
     them in the manifest."""
+    if args.model in SR_MODEL_NAMES:
+        return ship_sr(args)
     torch.set_num_threads(args.threads)
     model, meta = load_model(args.model, args.weights)
     size = model_size(args, meta)
@@ -547,6 +554,61 @@ def cmd_ship(args) -> None:
         manifest.pop(onnx_path.name, None)
     MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"shipped {dest} ({dest.stat().st_size / 1e6:.2f} MB): test mIoU {cm.miou():.4f}")
+
+
+def ship_sr(args) -> None:
+    """Store SR weights as fp16 (``--variant``: beside the main ones, for comparison) and record
+    them, with their PSNR / SSIM / mIoU on the test images, in the manifest."""
+    torch.set_num_threads(args.threads)
+    model, meta = load_sr_model(args.model, args.weights)
+    dest = WEIGHTS_DIR / (f"{args.model}.pt" if args.variant is None else f"{args.model}.{args.variant}.pt")
+    save_checkpoint(model, dest, args.model, None, fp16=True, **{k: v for k, v in meta.items() if k != "model"})
+    bitrate = meta.get("lr_data", {}).get("bitrate")
+    segmenter = Segmenter("icnet") if default_weights("icnet") else None
+    rows = cloudseg.evaluate_sr(args.model, dest, test_images(args), bitrate, segmenter)
+    variant = f" --variant {args.variant}" if args.variant else ""
+    manifest = read_manifest()
+    manifest[dest.name] = file_entry(
+        dest, model=args.model, command=meta.get("command"), data=meta.get("data"), lr_data=meta.get("lr_data"),
+        channels=meta.get("channels"), segmenter=meta.get("segmenter"), dtype="float16",
+        metrics={"test": rows, "count": args.count, "image_size": list(args.image_size),
+                 "segmenter": "icnet" if segmenter else None,
+                 "eval_command": f"python -m seg_core.train eval-sr --model {args.model}{variant} --count {args.count}"},
+    )
+    MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"shipped {dest} ({dest.stat().st_size / 1e3:.0f} kB): " + "; ".join(
+        f"{r['method']} PSNR {r['psnr']:.2f} dB" for r in rows))
+
+
+def test_images(args) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``args.count`` generated test images at ``args.image_size``: (rgb, labels) uint8."""
+    rgb, labels = cached_scenes("test", args.count, *args.image_size, args.cache_dir)
+    return rgb[:args.count], labels[:args.count]
+
+
+def cmd_eval_sr(args) -> None:
+    torch.set_num_threads(args.threads)
+    weights = args.weights or default_weights(args.model, args.variant)
+    segmenter = Segmenter(args.segmenter) if args.segmenter else None
+    bitrate = None if args.lr_data == "clean" else args.bitrate
+    rows = cloudseg.evaluate_sr(args.model, weights, test_images(args), bitrate, segmenter)
+    sent = "downscaled only" if bitrate is None else f"through H.264 at {bitrate / 1000:g} kbit/s"
+    print(f"{args.count} test images at {args.image_size[0]}x{args.image_size[1]}, sent at 1/{sr_scale(args.model)} "
+          f"{sent}; {weights}")
+    for r in rows:
+        print("  ".join(f"{k} {v}" for k, v in r.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def cmd_cloudseg(args) -> None:
+    test = test_images(args)
+    drive = drive_frames(args.drive_seed, args.drive_frames, tuple(args.image_size), args.sr_cache)
+    report = cloudseg.build_report(test, drive, args.drive_every, args.runs, args.threads, command_line())
+    cloudseg.write_report(report, Path(args.json), Path(args.markdown), Path(args.png))
+    for goal in report["goals"]:
+        print(f"{'met' if goal['met'] else 'NOT MET'}: {goal['goal']}: {goal['measured']}")
+    print(f"wrote {args.markdown}, {args.json} and {args.png}")
 
 
 # ----------------------------------------------------------------------------- table
@@ -672,8 +734,8 @@ def parser() -> argparse.ArgumentParser:
                     help="where generated scenes are rendered once and kept")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    def model_args(p, weights_required=False):
-        p.add_argument("--model", choices=MODEL_NAMES, required=True)
+    def model_args(p, weights_required=False, choices=MODEL_NAMES):
+        p.add_argument("--model", choices=choices, required=True)
         p.add_argument("--weights", required=weights_required,
                        help="checkpoint (default: the shipped weights)")
         p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"),
@@ -747,8 +809,36 @@ def parser() -> argparse.ArgumentParser:
     add_training_args(p, steps=300)
     p.set_defaults(func=cmd_prune, lr=5e-4, teacher=None, init=None, freeze_backbone=False)
 
+    p = sub.add_parser("eval-sr", help="PSNR, SSIM (and mIoU) of an SR model against bilinear and bicubic")
+    p.add_argument("--model", choices=SR_MODEL_NAMES, required=True)
+    p.add_argument("--weights", help="checkpoint (default: the shipped weights)")
+    p.add_argument("--variant", help="shipped variant (e.g. base: before analytics-aware fine-tuning)")
+    p.add_argument("--lr-data", choices=("h264", "clean"), default="h264")
+    p.add_argument("--bitrate", type=int, default=cloudseg.CLOUDSEG_BITRATE, help="bits/s at 30 fps")
+    p.add_argument("--segmenter", choices=MODEL_NAMES, help="also score this segmenter's mIoU on the upscaled images")
+    p.add_argument("--count", type=int, default=200)
+    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE))
+    p.add_argument("--json", help="write the rows here")
+    p.set_defaults(func=cmd_eval_sr)
+
+    p = sub.add_parser("cloudseg", help="write docs/cloudseg.{md,json} and docs/cloudseg_bandwidth_miou.png")
+    p.add_argument("--count", type=int, default=200, help="generated test images")
+    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE))
+    p.add_argument("--drive-seed", type=int, default=7, help="the generated drive (the camera's default)")
+    p.add_argument("--drive-frames", type=int, default=300)
+    p.add_argument("--drive-every", type=int, default=2, help="score every K-th drive frame")
+    p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE)
+    p.add_argument("--runs", type=int, default=30, help="timed runs per latency figure")
+    p.add_argument("--markdown", default="docs/cloudseg.md")
+    p.add_argument("--json", default="docs/cloudseg.json")
+    p.add_argument("--png", default="docs/cloudseg_bandwidth_miou.png")
+    p.set_defaults(func=cmd_cloudseg)
+
     p = sub.add_parser("ship", help="store weights as fp16 in the package and update the manifest")
-    model_args(p, weights_required=True)
+    model_args(p, weights_required=True, choices=MODEL_NAMES + SR_MODEL_NAMES)
+    p.add_argument("--variant", help="SR models: ship as <model>.<variant>.pt beside the main weights")
+    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE),
+                   help="SR models: size of the test images")
     p.add_argument("--count", type=int, default=200, help="generated test images to evaluate")
     p.add_argument("--onnx", action="store_true", help="also ship an ONNX export beside the weights")
     p.set_defaults(func=cmd_ship)

@@ -188,9 +188,11 @@ def save_checkpoint(
     torch.save({**head, **meta, "state_dict": state_dict}, path)
 
 
-def default_weights(name: str) -> Path | None:
-    """Path of the weights shipped for ``name``, or None when none are shipped."""
+def default_weights(name: str, variant: str | None = None) -> Path | None:
+    """Path of the weights shipped for ``name`` (<name>.pt, or <name>.<variant>.pt for weights
+    shipped for comparison, e.g. an SR model before analytics-aware fine-tuning), or None when
+    none are shipped."""
     if name not in MODEL_NAMES + SR_MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES + SR_MODEL_NAMES)}")
-    path = WEIGHTS_DIR / f"{name}.pt"
+    path = WEIGHTS_DIR / (f"{name}.pt" if variant is None else f"{name}.{variant}.pt")
     return path if path.is_file() else None

@@ -77,3 +77,25 @@ def test_labels_png_round_trip_is_lossless_and_small():
     assert np.array_equal(png_to_labels(data), labels)
     with pytest.raises(ValueError, match="single-channel"):
         png_to_labels(b"not a png")
+
+
+def test_profiles_lay_known_parameters_over_the_groups_files():
+    import yaml
+    from seg_bringup.graph import profiles
+    from seg_bringup.runner import config_dir, profile_file
+    assert profiles(config_dir()) == ["default", "cloudseg"]
+    assert all(profile_file(group, "default") is None for group in GRAPHS)
+    for profile in profiles(config_dir())[1:]:
+        for group in GRAPHS:
+            overlay = profile_file(group, profile)
+            if overlay is None:
+                continue
+            base = yaml.safe_load(default_params_file(group).read_text())
+            for node, params in yaml.safe_load(overlay.read_text()).items():
+                assert set(params["ros__parameters"]) <= set(base[node]["ros__parameters"]), (profile, node)
+    segmentation = next(s for s in group_nodes("cloud") if s.name == "segmentation")
+    cmd = node_command(segmentation, default_params_file("cloud"), overlay=profile_file("cloud", "cloudseg"))
+    files = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--params-file"]
+    assert files == [str(default_params_file("cloud")), str(profile_file("cloud", "cloudseg"))]
+    with pytest.raises(ValueError, match="unknown profile 'fast'; choose from default, cloudseg"):
+        profile_file("edge", "fast")

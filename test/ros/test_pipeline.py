@@ -139,6 +139,7 @@ def test_wrong_encoding_is_logged_and_dropped(ros_node, pipeline):
     ("h264_encoder", "crf", "80", "crf"),
     ("camera", "source", "webcam", "source 'webcam' is not one of"),
     ("segmentation", "weights", "/nonexistent/model.pt", "/nonexistent/model.pt"),
+    ("segmentation", "super_resolution", "carn_x3", "unknown model 'carn_x3'"),
 ])
 def test_bad_parameter_exits_with_a_clear_error(ros_domain, node, param, value, message):
     side = "edge" if node in {s.name for s in group_nodes("edge")} else "cloud"

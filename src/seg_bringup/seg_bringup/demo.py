@@ -20,20 +20,30 @@ from rclpy.executors import SingleThreadedExecutor
 from seg_core.classes import colorize
 
 from .observer import PipelineObserver
-from .runner import Graph, Host, default_params_file, parse_overrides
+from .graph import DEFAULT_PROFILE
+from .runner import Graph, Host, default_params_file, parse_overrides, profile_file
 
 
 def segmentation_model(overrides: dict[str, dict[str, str]], node: str = "segmentation",
-                       group: str = "cloud") -> dict:
-    """Which model a segmentation node (the cloud's by default) will run and whether it has trained weights."""
+                       group: str = "cloud", profile: str = DEFAULT_PROFILE) -> dict:
+    """Which model a segmentation node (the cloud's by default) will run and whether it has trained
+    weights; with super_resolution, the SR model and its weights too."""
     from seg_core.models import default_weights
     params = yaml.safe_load(default_params_file(group).read_text())[node]["ros__parameters"]
+    overlay = profile_file(group, profile)
+    if overlay is not None:
+        params.update(yaml.safe_load(overlay.read_text()).get(node, {}).get("ros__parameters", {}))
     params.update(overrides.get(node, {}))
     weights = params.get("weights") or default_weights(params["model"])
     size = (int(params["input_width"]), int(params["input_height"]))
-    return {"model": params["model"], "weights": str(weights) if weights else None,
-            "untrained": not weights, "backend": params["backend"], "threads": int(params["threads"]),
-            "input_size": list(size) if size[0] > 0 else None}
+    model = {"model": params["model"], "weights": str(weights) if weights else None,
+             "untrained": not weights, "backend": params["backend"], "threads": int(params["threads"]),
+             "input_size": list(size) if size[0] > 0 else None}
+    if params.get("super_resolution"):
+        sr_weights = params.get("sr_weights") or default_weights(params["super_resolution"])
+        model.update(super_resolution=params["super_resolution"], sr_weights=str(sr_weights) if sr_weights else None,
+                     lr_reuse=str(params.get("lr_reuse")).lower() == "true")
+    return model
 
 
 def write_strip(observer: PipelineObserver, path: Path, rows: int = 4) -> int:
@@ -72,12 +82,14 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> int:
 
 def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], startup_timeout: float,
              log=print, nodes: list[str] | None = None, outputs: str = "/segmentation",
-             hosts: dict[str, Host] | None = None, watch_overlay: bool = True, model: dict | None = None) -> dict:
-    """Run the edge and cloud groups (or only `nodes` of them) and watch `outputs`/labels (and
-    `outputs`/overlay for the strip and video unless watch_overlay is False). `model` describes
-    the model behind `outputs` (segmentation_model(); default: the cloud's)."""
+             hosts: dict[str, Host] | None = None, watch_overlay: bool = True, model: dict | None = None,
+             profile: str = DEFAULT_PROFILE) -> dict:
+    """Run the edge and cloud groups (or only `nodes` of them) with parameter `profile` and watch
+    `outputs`/labels (and `outputs`/overlay for the strip and video unless watch_overlay is
+    False). `model` describes the model behind `outputs` (segmentation_model(); default: the
+    cloud's)."""
     out.mkdir(parents=True, exist_ok=True)
-    model = model or segmentation_model(overrides)
+    model = model or segmentation_model(overrides, profile=profile)
     if model["untrained"]:
         log(f"WARNING: {model['model']} has NO TRAINED WEIGHTS; the masks below are noise.")
     rclpy.init()
@@ -87,7 +99,7 @@ def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], s
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     with open(out / "nodes.log", "w") as node_log, Graph(["edge", "cloud"], overrides, output=node_log,
-                                                             hosts=hosts) as graph:
+                                                             hosts=hosts, profile=profile) as graph:
         for name in nodes or [None]:
             graph.start(name)
         log(f"demo: started {', '.join(graph.processes)}; waiting for the first labels "
@@ -109,6 +121,7 @@ def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], s
     observer.destroy_node()
     rclpy.shutdown()
     summary["model"] = model
+    summary["profile"] = profile
     overlays = [o for _, o in observer.overlays]
     summary["files"] = {
         "strip_png": str(out / "strip.png") if write_strip(observer, out / "strip.png") else None,
@@ -132,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
     parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE")
     parser.add_argument("--startup-timeout", type=float, default=180.0)
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help="parameter profile, e.g. cloudseg (low-resolution stream, super-resolution in the cloud)")
     args = parser.parse_args(argv)
-    summary = run_demo(args.duration, args.out, parse_overrides(DEMO_DEFAULTS + args.set), args.startup_timeout)
+    summary = run_demo(args.duration, args.out, parse_overrides(DEMO_DEFAULTS + args.set), args.startup_timeout,
+                       profile=args.profile)
     print(json.dumps(summary, indent=2))
     if summary["model"]["untrained"]:
         print("WARNING: the model ran with UNTRAINED weights; masks are noise.", file=sys.stderr)

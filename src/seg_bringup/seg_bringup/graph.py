@@ -1,11 +1,18 @@
-"""The node graph: groups of nodes, each with its parameter file config/<group>.yaml.
+"""The node graph: groups of nodes, each with its parameter file config/<group>.yaml, and profiles.
 
 One definition read by the launch files and by the runner. The edge and cloud groups talk over
 DDS (one host or a LAN); the *_bridge groups carry the WAN topics over Zenoh instead.
+
+A profile is a folder of parameter files, config/profiles/<profile>/<group>.yaml, each laid over
+the group's own file (later files win): `cloudseg` streams at low resolution and super-resolves
+in the cloud. The default profile changes nothing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PROFILE = "default"
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,7 @@ class NodeSpec:
 CAMERA_IMAGE = "/camera/image_raw"
 CAMERA_PACKETS = CAMERA_IMAGE + "/h264"
 CLOUD_IMAGE = "/cloud/image_raw"
+CLOUD_CAMERA_INFO = "/cloud/camera_info"
 
 GRAPHS: dict[str, tuple[NodeSpec, ...]] = {
     "edge": (
@@ -40,9 +48,12 @@ GRAPHS: dict[str, tuple[NodeSpec, ...]] = {
         NodeSpec("seg_cloud", "h264_decoder", "h264_decoder", (
             ("packets", CAMERA_PACKETS),
             ("image", CLOUD_IMAGE),
+            ("camera_info", CLOUD_CAMERA_INFO),
         )),
         NodeSpec("seg_cloud", "segmentation", "segmentation", (
             ("image", CLOUD_IMAGE),
+            ("camera_info", CLOUD_CAMERA_INFO),
+            ("image_sr", "/cloud/image_sr"),
             ("labels", "/cloud/segmentation/labels"),
             ("color_mask", "/cloud/segmentation/color_mask"),
             ("overlay", "/cloud/segmentation/overlay"),
@@ -59,3 +70,20 @@ def group_nodes(group: str) -> tuple[NodeSpec, ...]:
     if group not in GRAPHS:
         raise ValueError(f"unknown node group '{group}'; choose from {', '.join(GRAPHS)}")
     return GRAPHS[group]
+
+
+def profiles(config_dir: Path) -> list[str]:
+    """The profiles config_dir (a config/ folder) offers, the default first."""
+    folder = Path(config_dir) / "profiles"
+    return [DEFAULT_PROFILE] + sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() \
+        else [DEFAULT_PROFILE]
+
+
+def profile_params_file(config_dir: Path, profile: str, group: str) -> Path | None:
+    """The parameter file ``profile`` lays over config/<group>.yaml, or None when it leaves the
+    group as it is (always for the default profile); ValueError for an unknown profile."""
+    known = profiles(config_dir)
+    if profile not in known:
+        raise ValueError(f"unknown profile '{profile}'; choose from {', '.join(known)}")
+    path = Path(config_dir) / "profiles" / profile / f"{group}.yaml"
+    return path if profile != DEFAULT_PROFILE and path.is_file() else None

@@ -1,4 +1,8 @@
-"""H.264 encoder node: Image -> <image>/h264 packets, keyframes periodically and on request."""
+"""H.264 encoder node: Image -> <image>/h264 packets, keyframes periodically and on request.
+
+`scale` < 1 sends the frames downscaled (e.g. 0.25 for the cloudseg profile, which the cloud
+super-resolves); packets carry the original image size, as ffmpeg_image_transport's do.
+"""
 from __future__ import annotations
 
 from sensor_msgs.msg import Image
@@ -61,7 +65,7 @@ class H264EncoderNode(PipelineNode):
             rgb = resize_rgb(rgb, encoder.width, encoder.height)
         frame = encoder.encode(rgb, force_keyframe=self._keyframe_wanted)
         self._keyframe_wanted = False
-        packet = H264Packet(header=msg.header, width=frame.width, height=frame.height,
+        packet = H264Packet(header=msg.header, width=msg.width, height=msg.height,
                             encoding=f"h264;yuv420p;rgb8;{msg.encoding}", pts=frame.pts,
                             flags=H264Packet.FLAG_KEYFRAME if frame.keyframe else 0,
                             is_bigendian=False, data=frame.data)

@@ -39,10 +39,9 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from seg_bringup.graph import NodeSpec  # noqa: E402
 from seg_interfaces.msg import H264Packet, LinkStatus, SegmentationStatus  # noqa: E402
 from seg_ros import qos  # noqa: E402
-from conftest import wait_for  # noqa: E402
+from support import Recorder, longest_gap, wait_for  # noqa: E402
 from test_failover import (  # noqa: E402
-    CLOUD_NODES, MODEL_H, MODEL_W, NODES, PARAMS, Processes, Recorder, first_cloud_result_after, longest_gap,
-    write_params,
+    CLOUD_NODES, MODEL_H, MODEL_W, NODES, PARAMS, Processes, first_cloud_result_after, write_params,
 )
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

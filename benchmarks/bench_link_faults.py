@@ -10,7 +10,7 @@ from the repair until the arbiter's active source is the cloud again (handback) 
 first cloud result arrives (the link's own recovery: TCP, Zenoh, keyframe), and the labels'
 latency (camera stamp -> arrival) on the edge while the link is cut. Prints JSON.
 
-    source scripts/env.sh && export ROS_DOMAIN_ID=<free id>
+    source scripts/env.sh
     python benchmarks/bench_link_faults.py [--cuts 5] [--cut-s 3] [--tcp-rto-max-ms 1000] [--out DIR]
 """
 from __future__ import annotations

@@ -274,3 +274,34 @@ def test_resize_rgb():
         resize_rgb(rgb, 0, 240)
     with pytest.raises(ValueError):
         resize_rgb(rgb.astype(np.float32), 320, 240)
+
+
+def test_a_thousand_damaged_packets_never_escape_as_anything_but_decode_errors(frames, stream):
+    """Random bytes, truncated and bit-flipped packets of a real stream, claimed as keyframes or not,
+    in any order: each either decodes or raises DecodeError, and the next real keyframe decodes."""
+    rng = np.random.default_rng(7)
+    decoder = H264Decoder()
+    outcomes = {"decoded": 0, "refused": 0}
+    for i in range(1000):
+        source = stream[int(rng.integers(len(stream)))].data
+        kind = i % 3
+        if kind == 0:
+            data = rng.integers(0, 256, int(rng.integers(0, 4000)), np.uint8).tobytes()
+        elif kind == 1:
+            data = source[:int(rng.integers(0, len(source)))]
+        else:
+            damaged = bytearray(source)
+            for bit in rng.integers(0, 8 * len(damaged), int(rng.integers(1, 20))):
+                damaged[bit // 8] ^= 1 << (bit % 8)
+            data = bytes(damaged)
+        try:
+            out = decoder.decode(data, keyframe=bool(rng.integers(2)), pts=int(rng.integers(0, 100)))
+        except DecodeError:
+            outcomes["refused"] += 1
+        else:
+            assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+            outcomes["decoded"] += 1
+    assert outcomes["refused"] > 900
+    first_key = next(i for i, p in enumerate(stream) if p.keyframe and i > 0)
+    for rgb, packet in zip(frames[first_key:first_key + 5], stream[first_key:first_key + 5]):
+        assert psnr(decoder.decode(packet.data, packet.keyframe, packet.pts), rgb) > 30

@@ -129,6 +129,21 @@ def test_scale_crop_pads_with_ignore_and_flip_mirrors():
     assert (flipped == labels[:, ::-1]).all()
 
 
+def test_focused_crops_find_the_rare_class():
+    labels = np.zeros((200, 300), np.uint8)
+    labels[150:153, 250:252] = 7                            # one small traffic sign
+    rgb = np.zeros((200, 300, 3), np.uint8)
+    rng = np.random.default_rng(0)
+    focused = RandomScaleCrop(40, 30, scale=(1.0, 1.0), focus_classes=(5, 7), focus_p=1.0)
+    assert all((focused(rgb, labels, rng)[1] == 7).any() for _ in range(50))
+    plain = RandomScaleCrop(40, 30, scale=(1.0, 1.0))
+    assert sum((plain(rgb, labels, rng)[1] == 7).any() for _ in range(50)) < 10
+    absent = RandomScaleCrop(40, 30, scale=(1.0, 1.0), focus_classes=(5,), focus_p=1.0)
+    assert absent(rgb, labels, rng)[1].shape == (30, 40)  # nothing to focus on: a random window
+    with pytest.raises(ValueError, match="focus_p"):
+        RandomScaleCrop(40, 30, focus_p=1.5)
+
+
 def test_colour_jitter_changes_colours_not_labels():
     rgb, labels = _coded_pair()
     out_rgb, out_labels = ColorJitter(0.4, 0.4, 0.4, 0.1)(rgb, labels, np.random.default_rng(3))

@@ -88,3 +88,14 @@ def test_bad_arguments():
         cm.update(np.zeros(2), np.zeros(2))
     with pytest.raises(ValueError, match="ignore_index"):
         ConfusionMatrix(num_classes=3, ignore_index=1)
+
+
+def test_confusions_say_where_each_class_goes():
+    cm = ConfusionMatrix(4, 255)
+    target = np.array([0] * 10 + [1] * 10 + [2] * 4)
+    pred = np.array([0] * 10 + [1] * 6 + [2] * 3 + [255] + [2] * 4)
+    cm.update(pred, target)
+    goes = cm.confusions(top=2)
+    assert goes["class 0"] == [] and goes["class 2"] == []
+    assert goes["class 1"] == [("class 2", 0.3), ("unlabeled", 0.1)]
+    assert "class 3" not in goes                            # no ground truth, nothing to say

@@ -103,6 +103,8 @@ def test_missing_and_foreign_files_are_clear_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError, match="cannot read"):
         load_weights(build_model("enet"), tmp_path / "junk.pt")
+    with pytest.raises(WeightsError, match="cannot read .*junk.pt: not a PyTorch checkpoint"):
+        load_weights(build_model("enet"), tmp_path / "junk.pt")
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(WeightsError, match="expected a state dict"):
         load_weights(build_model("enet"), tmp_path / "list.pt")
@@ -114,3 +116,25 @@ def test_onnx_export_matches_torch(tmp_path, name):
     model = build_model(name).eval()
     path = export_onnx(model, tmp_path / f"{name}.onnx", (128, 128))
     assert max_abs_difference(model, path, (128, 128)) < 1e-3
+
+
+class _RunsCode:
+    """A pickle payload: unpickling it runs a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_that_would_run_code_is_refused_with_one_line(tmp_path):
+    marker = tmp_path / "the-payload-ran"
+    torch.save({"state_dict": build_model("enet").state_dict(), "extra": _RunsCode(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(WeightsError) as err:
+        load_weights(build_model("enet"), tmp_path / "evil.pt")
+    message = str(err.value)
+    assert "refused to load" in message and "GLOBAL posix.system" in message and "weights_only=True" in message
+    assert "\n" not in message
+    assert not marker.exists()

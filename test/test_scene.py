@@ -1,8 +1,12 @@
 import numpy as np
 import pytest
 
+from seg_core import scene
 from seg_core.classes import CITYSCAPES_CLASSES, NUM_CLASSES
-from seg_core.scene import SPLIT_SEED_BASE, SPLIT_SIZE, DrivingSequence, render_scene, split_seed
+from seg_core.scene import (
+    BICYCLE, FENCE, MOTORCYCLE, SPLIT_SEED_BASE, SPLIT_SIZE, VEGETATION, DrivingSequence, render_scene,
+    split_seed,
+)
 
 
 def test_render_scene_is_deterministic_and_well_formed():
@@ -68,3 +72,36 @@ def test_sequence_moves_over_time():
     assert 0.02 < changed                                     # two seconds later the view has moved on
     other = DrivingSequence(12, 160, 120).frame(0)[1]
     assert not np.array_equal(frames[0], other)
+
+
+def test_two_wheelers_and_railings_are_labelled_by_their_whole_outline():
+    """Cityscapes labels never have holes: a bicycle's wheels and frame, and a railing's gaps,
+    carry the object's label although the background shows through them."""
+    rng = np.random.default_rng(0)
+    for motor, label in ((False, BICYCLE), (True, MOTORCYCLE)):
+        bike = scene._two_wheeler(rng, motor, 1.8)
+        covered, painted = bike.lab == label, bike.alpha > 0
+        assert not (painted & ~covered).any()
+        assert covered.sum() > (1.5 if not motor else 1.1) * painted.sum()
+        rows, cols = bike.lab.shape
+        r = int(0.3 * bike.ppm)
+        assert covered[rows - r, int(0.25 * bike.ppm) + r]          # inside the rear wheel
+    railings = [f for f in (scene._fence(np.random.default_rng(s), 4.0, 1.5) for s in range(10))
+                if f.alpha is not None]
+    assert railings
+    for fence in railings:
+        assert (fence.lab == FENCE).all() and 0.1 < (fence.alpha > 0).mean() < 0.9
+
+
+def test_tree_trunks_taper_and_are_vegetation():
+    trunk = scene._trunk(np.random.default_rng(3), 3.0)
+    covered = trunk.lab == VEGETATION
+    assert covered.any() and (trunk.lab[~covered] == scene._CLEAR).all()
+    widths = covered.sum(1)
+    assert widths[-2] > 1.3 * widths[len(widths) // 2]                 # flared at the roots
+
+
+def test_label_statistics_cover_every_class():
+    report = scene.label_statistics("val", 2, 128, 64)
+    assert f"version {scene.GENERATOR_VERSION}" in report
+    assert all(name in report for name in CITYSCAPES_CLASSES)

@@ -10,7 +10,9 @@ from torchvision.models import segmentation
 
 from seg_core import train
 from seg_core.classes import CITYSCAPES_PALETTE, NUM_CLASSES
-from seg_core.losses import distillation_loss, segmentation_loss, soft_jaccard_loss
+from seg_core.losses import (
+    distillation_loss, enet_class_weights, ohem_cross_entropy, segmentation_loss, soft_jaccard_loss,
+)
 from seg_core.models import build_model, load_weights, save_checkpoint
 from seg_core.scene_cache import SHARD, SceneArrays, cached_scenes, shard_path, training_transform
 
@@ -54,6 +56,30 @@ def test_losses():
     assert distillation_loss(noisy, perfect, target, 2.0) == 0
     with pytest.raises(ValueError, match="unknown loss"):
         segmentation_loss(noisy, target, "dice")
+
+
+def test_rare_class_weights_and_hard_pixel_mining():
+    weights = enet_class_weights(np.array([700, 200, 99, 1, 0]))
+    assert weights[0] < weights[1] < weights[2] < weights[3] < weights[4] <= 1 / np.log(1.02) + 1e-4
+    with pytest.raises(ValueError):
+        enet_class_weights(np.zeros(3))
+
+    target = torch.randint(0, NUM_CLASSES, (2, 16, 16))
+    logits = torch.nn.functional.one_hot(target, NUM_CLASSES).permute(0, 3, 1, 2).float() * 10
+    wrong = torch.rand(target.shape) < 0.1                  # a tenth of the pixels badly wrong
+    logits[:, 0][wrong] = 30.0
+    plain = torch.nn.functional.cross_entropy(logits, target)
+    mined = ohem_cross_entropy(logits, target, keep=0.05)
+    assert mined > 5 * plain                                # the easy pixels no longer dilute the loss
+    at_least_all = ohem_cross_entropy(logits, target, keep=1.0)
+    assert torch.isclose(at_least_all, plain, rtol=1e-4)    # keeping every pixel is plain cross-entropy
+    assert segmentation_loss(logits, target, "ce", ohem_keep=0.05) == mined
+    weighted = segmentation_loss(logits, target, "ce", class_weights=enet_class_weights(np.ones(NUM_CLASSES)))
+    assert torch.isclose(weighted, plain, rtol=1e-4)        # equal weights change nothing
+    target[:] = 255
+    assert ohem_cross_entropy(logits, target, keep=0.5) == 0
+    with pytest.raises(ValueError, match="keep"):
+        ohem_cross_entropy(logits, target, keep=0.0)
 
 
 def test_augmented_crops_shapes_and_determinism(cache_dir):
@@ -138,11 +164,34 @@ def test_distillation_and_fine_tuning_paths(cache_dir, tmp_path):
     assert "classifier.4.weight" in trainable
 
 
-def test_eval_writes_a_report(cache_dir, tmp_path):
+def test_rare_class_options_train(cache_dir, tmp_path):
+    out = tmp_path / "enet.pt"
+    run(["train", *common(out, 2), "--class-weights", "enet", "--ohem", "0.25", "--rare-crops", "1",
+         "--rare-classes", "vegetation", "--bf16", "--crop", "32", "16"], cache_dir)
+    assert out.is_file()
+
+
+def test_eval_runs_the_model_at_its_size_on_camera_size_images(cache_dir, tmp_path):
     weights = tmp_path / "enet.pt"
-    save_checkpoint(build_model("enet"), weights, "enet", NUM_CLASSES, input_size=[64, 32])
+    save_checkpoint(build_model("enet"), weights, "enet", NUM_CLASSES, input_size=[32, 16])
     report = tmp_path / "report.json"
-    run(["eval", "--model", "enet", "--weights", str(weights), "--count", "2", "--json", str(report)], cache_dir)
+    run(["eval", "--model", "enet", "--weights", str(weights), "--count", "2", "--image-size", "64", "32",
+         "--json", str(report)], cache_dir)
     data = json.loads(report.read_text())
-    assert data["input_size"] == [64, 32] and 0.0 <= data["miou"] <= 1.0
+    assert data["input_size"] == [32, 16] and data["image_size"] == [64, 32] and 0.0 <= data["miou"] <= 1.0
+    assert data["pixels"] == 2 * 64 * 32                    # scored at the images' size
     assert np.asarray(data["confusion_matrix"]).shape == (NUM_CLASSES, NUM_CLASSES)
+    assert set(data["confusions"]) <= set(data["iou"])
+
+
+def test_predictions_at_another_input_size_come_back_at_the_image_size():
+    seen = []
+
+    def predict(x):
+        seen.append(tuple(x.shape[-2:]))
+        return torch.ones(x.shape[0], *x.shape[-2:], dtype=torch.long)
+
+    labels = train.at_input_size(predict, (16, 8))(torch.zeros(2, 3, 24, 40))
+    assert seen == [(8, 16)] and labels.shape == (2, 24, 40) and (labels == 1).all()
+    train.at_input_size(predict, (40, 24))(torch.zeros(1, 3, 24, 40))
+    assert seen[-1] == (24, 40)                             # no resize at the model's own size

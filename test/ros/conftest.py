@@ -3,41 +3,42 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="ROS 2 not available: source scripts/env.sh")
 
-
-def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+from support import DomainLease  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def ros_domain():
-    """A DDS domain of its own per test run, so parallel runs on one host do not see each other."""
-    os.environ.setdefault("ROS_DOMAIN_ID", str(40 + os.getpid() % 50))
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
-    os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    """A DDS domain of this module's own (see support.DomainLease) for this process and every
+    process it starts."""
+    lease = DomainLease()
+    saved = {key: os.environ.get(key) for key in lease.env()}
+    os.environ.update(lease.env())
+    yield lease
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    lease.release()
 
 
 @pytest.fixture(scope="module")
 def ros_node(ros_domain):
     """An rclpy node spinning in a background thread of the test process."""
     from rclpy.executors import SingleThreadedExecutor
-    rclpy.init()
-    node = rclpy.create_node(f"test_client_{os.getpid()}")
-    executor = SingleThreadedExecutor()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(f"test_client_{os.getpid()}", context=context)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     thread = threading.Thread(target=executor.spin, daemon=True)
     thread.start()
     yield node
     executor.shutdown()
     node.destroy_node()
-    rclpy.shutdown()
+    rclpy.shutdown(context=context)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import wait_for
+from support import Recorder, longest_gap, wait_for
 
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
@@ -117,19 +117,6 @@ class Processes:
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
 
 
-class Recorder:
-    def __init__(self, node, msg_type, topic, profile=qos.PACKETS):
-        self.items: list[tuple[float, object]] = []
-        self.sub = node.create_subscription(msg_type, topic, lambda m: self.items.append((time.monotonic(), m)),
-                                            profile)
-
-    def since(self, t0: float) -> list:
-        return [(t, m) for t, m in list(self.items) if t >= t0]
-
-    def last(self):
-        return self.items[-1][1] if self.items else None
-
-
 def first_cloud_result_after(rec: dict, t0: float, fresh_ms: float = 2000.0) -> float | None:
     """When cloud results came back after t0 (seconds after an outage longer than fresh_ms).
 
@@ -139,11 +126,6 @@ def first_cloud_result_after(rec: dict, t0: float, fresh_ms: float = 2000.0) -> 
     seen = [t for t, _ in rec["cloud"].since(t0)][:1]
     fresh = [t for t, m in rec["link"].since(t0) if m.result_age_ms < fresh_ms][:1]
     return min(seen + fresh, default=None)
-
-
-def longest_gap(times: list[float], start: float, end: float) -> float:
-    points = [start] + [t for t in times if start <= t <= end] + [end]
-    return max(b - a for a, b in zip(points, points[1:]))
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +208,8 @@ def test_cloud_failure_hands_over_to_edge_without_silence_and_back(failover_grap
     assert after and {m.source for m in after} == {"edge"}
     assert {m.model for m in after} == {"enet"}
     assert rec["status"].last().link_state == LinkStatus.DOWN
-    assert len(rec["labels"].since(t_kill)) >= 0.5 * RATE * (t_end - t_kill)
+    # labels keep coming at a useful rate, not just often enough to close the gaps
+    assert len(rec["labels"].since(t_kill)) >= 2.0 * (t_end - t_kill)
 
     # (c) the cloud comes back: the source returns to the cloud.
     mark = len(log.getvalue())
@@ -249,42 +232,54 @@ def test_cloud_failure_hands_over_to_edge_without_silence_and_back(failover_grap
     assert "no cloud results for" in text and "cloud results arrive again" in text
 
 
-def test_bad_inputs_are_logged_and_dropped(ros_node, failover_graph):
+def test_bad_inputs_never_silence_the_segmentation(ros_node, failover_graph):
+    """Broken cloud and edge results, corrupt H.264 and broken images, all at once: each kind is
+    logged and dropped, and /segmentation/labels goes no longer without a frame than it did just
+    before (at most 0.2 s more)."""
     from std_msgs.msg import Header
     import numpy as np
+    from seg_interfaces.msg import H264Packet
     from seg_ros.images import array_to_image
     rec, log, procs = failover_graph["rec"], failover_graph["log"], failover_graph["procs"]
-    png = ros_node.create_publisher(CompressedImage, "/cloud/segmentation/labels/compressed", qos.PUBLISH)
-    raw = ros_node.create_publisher(Image, "/edge/segmentation/labels", qos.PUBLISH)
+    pubs = {
+        "png": ros_node.create_publisher(CompressedImage, "/cloud/segmentation/labels/compressed", qos.PUBLISH),
+        "edge": ros_node.create_publisher(Image, "/edge/segmentation/labels", qos.PUBLISH),
+        "packets": ros_node.create_publisher(H264Packet, "/camera/image_raw/h264", qos.PACKETS),
+        "camera": ros_node.create_publisher(Image, "/camera/image_raw", qos.PUBLISH),
+        "cloud_image": ros_node.create_publisher(Image, "/cloud/image_raw", qos.PUBLISH),
+    }
+    rng = np.random.default_rng(0)
     try:
-        time.sleep(0.5)
-        stamp = ros_node.get_clock().now().to_msg()
-        for _ in range(3):
-            png.publish(CompressedImage(header=Header(stamp=stamp, frame_id="camera"),
-                                        format="mono8; png compressed", data=b"not a png"))
-            raw.publish(array_to_image(np.zeros((H, W, 3), np.uint8), Header(stamp=stamp), "rgb8"))
-            time.sleep(0.1)
-        assert wait_for(lambda: "dropping cloud labels: compressed labels are not" in log.getvalue(), 5)
-        assert wait_for(lambda: "dropping edge labels: unsupported image encoding 'rgb8'" in log.getvalue(), 5)
+        assert wait_for(lambda: all(p.get_subscription_count() for p in pubs.values()), 10)
         t0 = time.monotonic()
-        assert wait_for(lambda: rec["labels"].since(t0), 5), "arbiter stopped publishing"
+        time.sleep(3.0)
+        t1 = time.monotonic()
+        mark = len(log.getvalue())
+        while time.monotonic() < t1 + 3.0:
+            stamp = ros_node.get_clock().now().to_msg()
+            pubs["png"].publish(CompressedImage(header=Header(stamp=stamp, frame_id="camera"),
+                                                format="mono8; png compressed", data=b"not a png"))
+            pubs["edge"].publish(array_to_image(np.zeros((H, W, 3), np.uint8), Header(stamp=stamp), "rgb8"))
+            pubs["packets"].publish(H264Packet(header=Header(stamp=stamp), width=W, height=H, pts=10**9,
+                                               data=rng.integers(0, 256, 2000, np.uint8).tobytes()))
+            wrong = array_to_image(np.zeros((H, W, 3), np.uint8), Header(stamp=stamp), "rgb8")
+            wrong.encoding = "yuv422"
+            pubs["camera"].publish(wrong)
+            pubs["cloud_image"].publish(wrong)
+            time.sleep(0.1)
+        t2 = time.monotonic()
+        times = [t for t, _ in rec["labels"].items]
+        before, during = longest_gap(times, t0, t1), longest_gap(times, t1, t2)
+        print(f"\nbad inputs: longest labels gap {during * 1000:.0f} ms while injecting, "
+              f"{before * 1000:.0f} ms in the 3 s before")
+        text = log.getvalue()[mark:]
+        for line in ("dropping cloud labels: compressed labels are not",
+                     "dropping edge labels: unsupported image encoding 'rgb8'",
+                     "requesting a keyframe: packet pts 1000000000",
+                     "dropping image: unsupported image encoding 'yuv422'"):
+            assert line in text, f"{line!r} not logged\n{text}"
+        assert during <= before + 0.2, f"labels silent for {during:.2f} s under bad input ({before:.2f} s before)"
         assert not procs.exited()
     finally:
-        ros_node.destroy_publisher(png)
-        ros_node.destroy_publisher(raw)
-
-
-@pytest.mark.parametrize("node,param,value,message", [
-    ("edge_segmentation", "mode", "lazy", "mode 'lazy' is not one of hot_standby, on_demand"),
-    ("link_monitor", "degraded_loss", "1.5", "degraded_loss must be within (0, 1]"),
-    ("segmentation_arbiter", "max_wait_s", "0.1", "max_wait_s 0.1 must be >= deadline_s"),
-    ("link_probe_responder", "video_window_s", "0.0", "video_window_s 0.0 must be > 0"),
-])
-def test_bad_parameter_exits_with_a_clear_error(ros_domain, tmp_path, node, param, value, message):
-    spec = next(s for s in NODES if s.name == node)
-    cmd = node_command(spec, write_params(tmp_path / "params.yaml", {node: PARAMS.get(node, {})}), {param: value})
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2, out
-    assert "cannot start" in out and message in out, out
-    assert "Traceback" not in out
+        for pub in pubs.values():
+            ros_node.destroy_publisher(pub)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from support import DomainLease, wait_for
 from netns import HostPair, NetnsUnavailable
 
 from seg_bringup.runner import Graph, Host  # noqa: E402
@@ -82,17 +82,15 @@ def hosts():
 
 def start_system(hosts: HostPair, overrides: dict = OVERRIDES, timeout: float = 150.0) -> dict:
     """The edge groups in the edge host, the cloud groups in the cloud host, Zenoh between them;
-    returns once the arbiter publishes cloud results."""
-    base = int(os.environ.get("ROS_DOMAIN_ID", "40"))
-    edge = Host(hosts.prefix("edge"), {"ROS_DOMAIN_ID": str(base + 100), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"})
-    cloud = Host(hosts.prefix("cloud"), {"ROS_DOMAIN_ID": str(base + 101),
-                                         "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"})
+    returns once the arbiter publishes cloud results. Each host's DDS has a domain of its own."""
+    leases = [DomainLease(), DomainLease()]
+    edge, cloud = Host(hosts.prefix("edge"), leases[0].env()), Host(hosts.prefix("cloud"), leases[1].env())
     log = io.StringIO()
     graph = Graph(["edge", "edge_bridge", "cloud", "cloud_bridge"], overrides, output=log,
                   hosts={"edge": edge, "edge_bridge": edge, "cloud": cloud, "cloud_bridge": cloud})
     graph.start()
     arrivals = Arrivals(edge.prefix, {**os.environ, **edge.env})
-    system = {"graph": graph, "arrivals": arrivals, "log": log, "hosts": hosts}
+    system = {"graph": graph, "arrivals": arrivals, "log": log, "hosts": hosts, "leases": leases}
     if not wait_for(lambda: _source(arrivals) == "cloud", timeout):
         stop_system(system)
         raise AssertionError(f"the cloud never became the source\n{log.getvalue()[-6000:]}")
@@ -101,7 +99,10 @@ def start_system(hosts: HostPair, overrides: dict = OVERRIDES, timeout: float = 
 
 def stop_system(system: dict) -> dict[str, int]:
     system["arrivals"].stop()
-    return system["graph"].stop()
+    codes = system["graph"].stop()
+    for lease in system["leases"]:
+        lease.release()
+    return codes
 
 
 @pytest.fixture(scope="module")

@@ -2,58 +2,43 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import time
 
 import numpy as np
 import pytest
 
-from conftest import wait_for
+from support import Recorder, wait_for
 
-from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
-from seg_bringup.runner import Graph, default_params_file, node_command  # noqa: E402
-from seg_bringup.graph import group_nodes  # noqa: E402
+from seg_bringup.runner import Graph  # noqa: E402
 from seg_interfaces.msg import H264Packet, LabelInfo  # noqa: E402
 from seg_ros import qos  # noqa: E402
-from seg_ros.images import array_to_image  # noqa: E402
 
 W, H = 320, 240
+INJECTED_PTS = 10**9  # the corrupt packet's
 OVERRIDES = {
-    "camera": {"width": W, "height": H, "rate": 10.0},
+    "camera": {"width": W, "height": H, "rate": 10},
     # No periodic keyframe during the test: decoding a late start or after corruption needs a request.
     "h264_encoder": {"gop": 100000},
     "segmentation": {"threads": 1},
 }
 
 
-class Recorder:
-    """Keeps every message of a topic with its arrival time."""
-
-    def __init__(self, node, msg_type, topic, profile=qos.PACKETS):
-        self.items: list[tuple[float, object]] = []
-        self.sub = node.create_subscription(msg_type, topic, lambda m: self.items.append((time.monotonic(), m)),
-                                            profile)
-
-    def stamps(self) -> set[tuple[int, int]]:
-        return {(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in list(self.items)}
-
-    def since(self, t0: float) -> list:
-        return [m for t, m in list(self.items) if t >= t0]
-
-
 @pytest.fixture(scope="module")
 def pipeline(ros_node):
     log = io.StringIO()
-    rec = {name: Recorder(ros_node, Image, topic) for name, topic in [
-        ("camera", "/camera/image_raw"), ("decoded", "/cloud/image_raw"), ("labels", "/cloud/segmentation/labels"),
-        ("mask", "/cloud/segmentation/color_mask"), ("overlay", "/cloud/segmentation/overlay")]}
+    # Camera stamps from camera_info: every one arrives (reliable, small).
+    rec = {"camera": Recorder(ros_node, CameraInfo, "/camera/camera_info")}
+    rec.update({name: Recorder(ros_node, Image, topic, qos.QUEUED_FRAMES) for name, topic in [
+        ("decoded", "/cloud/image_raw"), ("mask", "/cloud/segmentation/color_mask"),
+        ("overlay", "/cloud/segmentation/overlay")]})
+    rec["labels"] = Recorder(ros_node, Image, "/cloud/segmentation/labels")
     graph = Graph(["edge", "cloud"], OVERRIDES, output=log)
     try:
         graph.start("camera")
         graph.start("h264_encoder")
-        assert wait_for(lambda: len(rec["camera"].items) >= 20, 30), "camera published nothing"
+        assert wait_for(lambda: len(rec["camera"].items) >= 20, 60), f"camera published nothing\n{log.getvalue()}"
         cloud_start = time.monotonic()
         graph.start("h264_decoder")  # a late joiner: the stream is ~2 s past its only keyframe
         graph.start("segmentation")
@@ -65,7 +50,11 @@ def pipeline(ros_node):
         raise
     yield {"graph": graph, "rec": rec, "log": log, "first_decoded_s": first_decoded}
     codes = graph.stop()
-    assert all(code in (0, -2) for code in codes.values()), f"exit codes {codes}\n{log.getvalue()}"
+    text = log.getvalue()
+    assert all(code == 0 for code in codes.values()), f"exit codes {codes}\n{text}"
+    assert "Traceback" not in text, text
+    lost = [line for line in text.splitlines() if "a packet was lost" in line and f"to {INJECTED_PTS}" not in line]
+    assert not lost, "reliable H.264 packets were lost on one host:\n" + "\n".join(lost)
 
 
 def test_late_decoder_gets_a_keyframe_on_request(pipeline):
@@ -102,50 +91,19 @@ def test_label_info_is_latched_for_late_subscribers(ros_node, pipeline):
 
 def test_corrupt_packet_mid_stream_recovers_after_one_keyframe_request(ros_node, pipeline):
     rec = pipeline["rec"]
-    pub = ros_node.create_publisher(H264Packet, "/camera/image_raw/h264", qos.PUBLISH)
+    pub = ros_node.create_publisher(H264Packet, "/camera/image_raw/h264", qos.PACKETS)
     try:
-        time.sleep(1.0)
+        assert wait_for(lambda: pub.get_subscription_count() >= 1, 10), "the decoder never matched"
         last = rec["decoded"].items[-1][1]
+        junk = np.random.default_rng(0).integers(0, 256, 3000, np.uint8).tobytes()
         bad = H264Packet(header=last.header, width=W, height=H, encoding="h264;yuv420p;rgb8;rgb8",
-                         pts=10**9, flags=0, data=bytes(np.random.default_rng(0).integers(0, 256, 3000, np.uint8)))
+                         pts=INJECTED_PTS, flags=0, data=junk)
         t0 = time.monotonic()
         pub.publish(bad)
-        assert wait_for(lambda: "requesting a keyframe: packet pts 1000000000" in pipeline["log"].getvalue(), 5)
+        assert wait_for(lambda: f"requesting a keyframe: packet pts {INJECTED_PTS}" in pipeline["log"].getvalue(), 5)
         assert wait_for(lambda: rec["decoded"].since(t0 + 0.05), 5), "decoder did not recover"
         t1 = time.monotonic()
         assert wait_for(lambda: rec["labels"].since(t1), 10), "labels stopped after corruption"
         assert not pipeline["graph"].exited()
     finally:
         ros_node.destroy_publisher(pub)
-
-
-def test_wrong_encoding_is_logged_and_dropped(ros_node, pipeline):
-    pub = ros_node.create_publisher(Image, "/cloud/image_raw", qos.PUBLISH)
-    try:
-        bad = array_to_image(np.zeros((H, W), np.uint8), Header(frame_id="camera"), "mono8")
-        for _ in range(5):
-            pub.publish(bad)
-            time.sleep(0.1)
-        assert wait_for(lambda: "unsupported image encoding 'mono8'" in pipeline["log"].getvalue(), 5)
-        t0 = time.monotonic()
-        assert wait_for(lambda: pipeline["rec"]["labels"].since(t0), 10)
-        assert not pipeline["graph"].exited()
-    finally:
-        ros_node.destroy_publisher(pub)
-
-
-@pytest.mark.parametrize("node,param,value,message", [
-    ("segmentation", "overlay_alpha", "2.0", "overlay_alpha 2.0 must be within 0..1"),
-    ("h264_encoder", "crf", "80", "crf"),
-    ("camera", "source", "webcam", "source 'webcam' is not one of"),
-    ("segmentation", "weights", "/nonexistent/model.pt", "/nonexistent/model.pt"),
-    ("segmentation", "super_resolution", "carn_x3", "unknown model 'carn_x3'"),
-])
-def test_bad_parameter_exits_with_a_clear_error(ros_domain, node, param, value, message):
-    side = "edge" if node in {s.name for s in group_nodes("edge")} else "cloud"
-    spec = next(s for s in group_nodes(side) if s.name == node)
-    proc = subprocess.run(node_command(spec, default_params_file(side), {param: value}),
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "cannot start" in proc.stderr + proc.stdout and message in proc.stderr + proc.stdout
-    assert "Traceback" not in proc.stderr

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import wait_for
+from support import DomainLease, wait_for
 
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -30,8 +30,6 @@ from std_msgs.msg import Header, String  # noqa: E402
 from seg_interfaces.msg import H264Packet, KeyframeRequest, LabelInfo, VisionClass  # noqa: E402
 from seg_ros import qos  # noqa: E402
 
-DOMAIN_EDGE = 150 + os.getpid() % 25
-DOMAIN_CLOUD = DOMAIN_EDGE + 25
 RATE_TOPIC = "/bridge_test/rate_limited"
 RATE_HZ = 5.0
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
@@ -140,7 +138,15 @@ LABEL_INFO = LabelInfo(header=Header(frame_id="camera"), threshold=0.0,
 
 
 @pytest.fixture(scope="module")
-def link(tmp_path_factory):
+def domains(ros_domain):
+    """The edge side's DDS domain (this module's) and a second one for the cloud side."""
+    cloud = DomainLease()
+    yield {"edge": ros_domain.domain, "cloud": cloud.domain}
+    cloud.release()
+
+
+@pytest.fixture(scope="module")
+def link(tmp_path_factory, domains):
     tmp = tmp_path_factory.mktemp("bridges")
     port = free_port()
     edge_params = product_params("edge")
@@ -149,14 +155,14 @@ def link(tmp_path_factory):
                        outgoing=edge_params["outgoing"] + [f"{RATE_TOPIC} std_msgs/msg/String rate={RATE_HZ:g}"])
     cloud_params.update(listen=[f"tcp/127.0.0.1:{port}"], stats_period=1.0,
                         incoming=cloud_params["incoming"] + [f"{RATE_TOPIC} std_msgs/msg/String"])
-    edge, cloud = Side("edge", DOMAIN_EDGE), Side("cloud", DOMAIN_CLOUD)
+    edge, cloud = Side("edge", domains["edge"]), Side("cloud", domains["cloud"])
     # The class list is published once on the cloud side before the edge bridge exists.
     info_pub = cloud.node.create_publisher(LabelInfo, "/cloud/segmentation/label_info", qos.LATCHED)
     info_pub.publish(LABEL_INFO)
-    bridges = {"cloud": Bridge("cloud", cloud_params, DOMAIN_CLOUD, tmp).start()}
+    bridges = {"cloud": Bridge("cloud", cloud_params, domains["cloud"], tmp).start()}
     assert bridges["cloud"].wait_log("Zenoh peer session", 20), bridges["cloud"].log()
     time.sleep(1.0)  # the cloud bridge's transient-local reader picks the class list up
-    bridges["edge"] = Bridge("edge", edge_params, DOMAIN_EDGE, tmp).start()
+    bridges["edge"] = Bridge("edge", edge_params, domains["edge"], tmp).start()
     assert bridges["edge"].wait_log("link up", 20), bridges["edge"].log()
     yield {"edge": edge, "cloud": cloud, "bridges": bridges, "info_pub": info_pub}
     codes = {name: b.stop() for name, b in bridges.items()}
@@ -324,10 +330,10 @@ def test_edge_bridge_restart_fetches_the_class_list_again(link):
      "zenoh_config file /nonexistent/zenoh.json5 not found"),
     ({}, "no topics to bridge"),
 ])
-def test_bad_parameters_exit_with_one_clear_line(tmp_path, params, message):
-    bridge = Bridge("edge", {"stats_period": 1.0, **params}, DOMAIN_EDGE, tmp_path)
+def test_bad_parameters_exit_with_one_clear_line(tmp_path, domains, params, message):
+    bridge = Bridge("edge", {"stats_period": 1.0, **params}, domains["edge"], tmp_path)
     proc = subprocess.run([bridge_exe(), "--ros-args", "-r", "__node:=edge_bridge", "--params-file",
-                           str(bridge.params_file)], env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_EDGE)},
+                           str(bridge.params_file)], env={**os.environ, "ROS_DOMAIN_ID": str(domains["edge"])},
                           capture_output=True, text=True, timeout=30)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
@@ -336,7 +342,7 @@ def test_bad_parameters_exit_with_one_clear_line(tmp_path, params, message):
     assert "Traceback" not in out
 
 
-def test_zenoh_errors_exit_with_one_clear_line(tmp_path):
+def test_zenoh_errors_exit_with_one_clear_line(tmp_path, domains):
     broken = tmp_path / "zenoh.json5"
     broken.write_text("{ mode: peer")  # unquoted string, unclosed
     with socket.socket() as busy:
@@ -347,9 +353,9 @@ def test_zenoh_errors_exit_with_one_clear_line(tmp_path):
             ({"zenoh_config": str(broken)}, f"zenoh_config {broken}: "),
             ({"listen": [f"tcp/127.0.0.1:{port}"]}, "Address already in use"),
         ]:
-            bridge = Bridge("cloud", {"incoming": ["/a std_msgs/msg/String"], **params}, DOMAIN_CLOUD, tmp_path)
+            bridge = Bridge("cloud", {"incoming": ["/a std_msgs/msg/String"], **params}, domains["cloud"], tmp_path)
             proc = subprocess.run([bridge_exe(), "--ros-args", "-r", "__node:=cloud_bridge", "--params-file",
-                                   str(bridge.params_file)], env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_CLOUD)},
+                                   str(bridge.params_file)], env={**os.environ, "ROS_DOMAIN_ID": str(domains["cloud"])},
                                   capture_output=True, text=True, timeout=30)
             out = proc.stdout + proc.stderr
             fatal = [line for line in out.splitlines() if "cannot start" in line]

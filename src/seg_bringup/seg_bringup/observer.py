@@ -12,7 +12,6 @@ from seg_core.metrics import ConfusionMatrix
 from seg_interfaces.msg import SegmentationStatus, StageTiming
 from seg_ros import qos
 from seg_ros.images import image_to_mono, image_to_rgb
-from seg_ros.node import received_at
 
 STAGES = ("camera", "h264_encoder", "h264_decoder", "segmentation")
 

@@ -13,14 +13,11 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from seg_interfaces.msg import H264Packet, LinkProbe
 from seg_ros import qos
 from seg_ros.node import PipelineNode, run
 
-# Probes and replies: best effort (a lost probe must show as lost), a few in flight.
-PROBES = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
 
 
 class LinkProbeResponderNode(PipelineNode):
@@ -37,8 +34,8 @@ class LinkProbeResponderNode(PipelineNode):
         self._bytes: deque[tuple[float, int]] = deque()
         self._total = 0
         self._answered = 0
-        self._reply_pub = self.create_publisher(LinkProbe, "link/probe_reply", PROBES)
-        self.create_subscription(LinkProbe, "link/probe", self._on_probe, PROBES)
+        self._reply_pub = self.create_publisher(LinkProbe, "link/probe_reply", qos.PROBES)
+        self.create_subscription(LinkProbe, "link/probe", self._on_probe, qos.PROBES)
         packets = self.create_subscription(H264Packet, "camera/image_raw/h264", self._on_packet, qos.PACKETS)
         self.get_logger().info(f"answering probes on {self._reply_pub.topic_name}; "
                                f"counting video on {packets.topic_name}")

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import cv2
 from sensor_msgs.msg import CameraInfo, Image
 
-from seg_core.models import WeightsError, sr_scale
-from seg_core.sr import LowResSegmenter, SuperResolver, interpolation_upscaler, resize_to
+from seg_core.codec import resize_rgb
 from seg_ros import qos
 from seg_ros.images import array_to_image
 from seg_ros.node import run
@@ -40,21 +38,29 @@ class CloudSegmentationNode(SegmentationNode):
 
     def __init__(self):
         super().__init__("segmentation")
+        from seg_core.models import sr_scale  # torch: imported after the cheap checks, as the base does
+        from seg_core.sr import LowResSegmenter
         p = self.params
         self._camera_sizes: OrderedDict[tuple[int, int], tuple[int, int]] = OrderedDict()
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos.PACKETS)
         self._low_res = None
         self._sr_pub = None
         if p["super_resolution"]:
-            self._low_res = LowResSegmenter(self._segmenter, self._upscaler(p["super_resolution"]),
-                                            sr_scale(p["super_resolution"]), p["lr_reuse"])
+            scale = sr_scale(p["super_resolution"])
+            self._low_res = LowResSegmenter(self._segmenter, self._upscaler(p["super_resolution"]), scale,
+                                            p["lr_reuse"])
             self._sr_pub = self.create_publisher(Image, "image_sr", qos.PUBLISH)
-            self.get_logger().info(f"upscaling x{self._low_res.scale} with {p['super_resolution']}"
+            self.get_logger().info(f"upscaling x{scale} with {p['super_resolution']}"
                                    + (", low-resolution reuse" if p["lr_reuse"] else ""))
-        elif p["lr_reuse"]:
+
+    def check_parameters(self, p: dict) -> None:
+        super().check_parameters(p)
+        if p["lr_reuse"] and not p["super_resolution"]:
             raise ValueError("lr_reuse needs super_resolution (it applies to a downscaled stream)")
 
     def _upscaler(self, model: str):
+        from seg_core.models import WeightsError
+        from seg_core.sr import SuperResolver, interpolation_upscaler
         p = self.params
         try:
             return SuperResolver(model, p["sr_weights"] or None, p["device"]).upscale
@@ -80,13 +86,13 @@ class CloudSegmentationNode(SegmentationNode):
     def segment(self, header, rgb):
         size = self._camera_size(header, rgb)
         if self._low_res is None:
-            return self._segmenter.predict(rgb, output_size=size), resize_to(rgb, size, cv2.INTER_LINEAR)
+            return self._segmenter.predict(rgb, output_size=size), resize_rgb(rgb, *size)
         try:
             labels, upscaled = self._low_res.predict(rgb, size)
         except ValueError as exc:
-            self.get_logger().error(f"dropping frame: {exc}", throttle_duration_sec=2.0)
+            self.log_problem(f"dropping frame: {exc}")
             return None
-        if self._wanted(self._sr_pub):
+        if self.has_subscribers(self._sr_pub):
             self.publish(self._sr_pub, array_to_image(upscaled, header, "rgb8"))
         return labels, upscaled
 

@@ -75,14 +75,35 @@ class Resize:
 
 class RandomScaleCrop:
     """Scale by a random factor, then cut a random `width` x `height` window; where the scaled
-    image is smaller the window is padded with black and ignored labels."""
+    image is smaller the window is padded with black and ignored labels.
 
-    def __init__(self, width: int, height: int, scale=(0.5, 2.0), ignore_index: int = IGNORE_ID):
+    With probability `focus_p` the window is placed over a random pixel of one of the
+    `focus_classes` the image shows (each present class equally likely), so that small and
+    rare classes are seen more often than their share of the pixels would have them."""
+
+    def __init__(self, width: int, height: int, scale=(0.5, 2.0), ignore_index: int = IGNORE_ID,
+                 focus_classes=(), focus_p: float = 0.0):
         if width < 1 or height < 1:
             raise ValueError(f"crop size must be positive, got {width}x{height}")
         if not 0 < scale[0] <= scale[1]:
             raise ValueError(f"scale range must satisfy 0 < low <= high, got {scale}")
+        if not 0.0 <= focus_p <= 1.0:
+            raise ValueError(f"focus_p must be within [0, 1], got {focus_p}")
         self.width, self.height, self.scale, self.ignore_index = width, height, scale, ignore_index
+        self.focus_classes, self.focus_p = np.asarray(focus_classes, np.uint8), focus_p
+
+    def _origin(self, labels: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+        """Top-left corner of the window in the (scaled, padded) labels."""
+        free_y, free_x = labels.shape[0] - self.height, labels.shape[1] - self.width
+        if self.focus_p and len(self.focus_classes) and rng.random() < self.focus_p:
+            present = self.focus_classes[np.bincount(labels.ravel(), minlength=256)[self.focus_classes] > 0]
+            if len(present):
+                ys, xs = np.nonzero(labels == rng.choice(present))
+                k = int(rng.integers(len(ys)))
+                y = int(rng.integers(max(0, ys[k] - self.height + 1), min(ys[k], free_y) + 1))
+                x = int(rng.integers(max(0, xs[k] - self.width + 1), min(xs[k], free_x) + 1))
+                return y, x
+        return int(rng.integers(0, free_y + 1)), int(rng.integers(0, free_x + 1))
 
     def __call__(self, rgb, labels, rng=None):
         rng = _rng(rng)
@@ -95,8 +116,7 @@ class RandomScaleCrop:
         if pad_h or pad_w:
             rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)))
             labels = np.pad(labels, ((0, pad_h), (0, pad_w)), constant_values=self.ignore_index)
-        y = int(rng.integers(0, labels.shape[0] - self.height + 1))
-        x = int(rng.integers(0, labels.shape[1] - self.width + 1))
+        y, x = self._origin(labels, rng)
         return (np.ascontiguousarray(rgb[y:y + self.height, x:x + self.width]),
                 np.ascontiguousarray(labels[y:y + self.height, x:x + self.width]))
 

@@ -1,13 +1,25 @@
-"""Losses: segmentation (cross-entropy, soft-Jaccard, pixel-wise distillation) and super-resolution
-(L1 + SSIM, and the analytics-aware loss that keeps a segmenter's view of SR frames close to HR)."""
+"""Losses: segmentation (cross-entropy, optionally class-weighted or hard-pixel mined, soft-Jaccard
+(IoU), pixel-wise distillation) and super-resolution (L1 + SSIM, and the analytics-aware loss that
+keeps a segmenter's view of SR frames close to its view of the original)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from .classes import IGNORE_ID
 
 LOSS_NAMES = ("ce", "iou", "ce+iou")
+
+
+def enet_class_weights(pixel_counts: np.ndarray, c: float = 1.02) -> torch.Tensor:
+    """ENet's class weights 1 / ln(c + p_k), p_k the share of class k among the labelled
+    pixels (Paszke et al. 2016): at most 1 / ln(c) ~ 50 for a class that is almost never seen,
+    about 1.4 for one covering a third of the pixels."""
+    counts = np.asarray(pixel_counts, np.float64)
+    if counts.ndim != 1 or counts.sum() <= 0 or (counts < 0).any():
+        raise ValueError("pixel_counts must be non-negative per-class counts with a positive sum")
+    return torch.tensor(1.0 / np.log(c + counts / counts.sum()), dtype=torch.float32)
 
 
 def soft_jaccard_loss(
@@ -27,14 +39,44 @@ def soft_jaccard_loss(
     return 1.0 - iou[present].mean()
 
 
-def segmentation_loss(
-    logits: torch.Tensor, target: torch.Tensor, kind: str = "ce+iou", ignore_index: int = IGNORE_ID
+def ohem_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, keep: float, threshold: float = 0.7,
+    weight: torch.Tensor | None = None, ignore_index: int = IGNORE_ID,
 ) -> torch.Tensor:
+    """Cross-entropy over the hard pixels only (online hard example mining): those whose
+    true-class probability is below ``threshold``, and never fewer than the ``keep`` fraction
+    of the labelled pixels with the highest loss."""
+    if not 0.0 < keep <= 1.0:
+        raise ValueError(f"keep must be within (0, 1], got {keep}")
+    losses = F.cross_entropy(logits.float(), target, weight=weight, ignore_index=ignore_index,
+                             reduction="none").flatten()
+    valid = target.flatten() != ignore_index
+    losses = losses[valid]
+    if losses.numel() == 0:
+        return logits.sum() * 0.0
+    hard = losses > -np.log(threshold)
+    least = max(1, int(keep * losses.numel()))
+    if int(hard.sum()) < least:
+        return losses.topk(least).values.mean()
+    return losses[hard].mean()
+
+
+def segmentation_loss(
+    logits: torch.Tensor, target: torch.Tensor, kind: str = "ce+iou", ignore_index: int = IGNORE_ID,
+    class_weights: torch.Tensor | None = None, ohem_keep: float = 0.0,
+) -> torch.Tensor:
+    """``kind``'s terms summed; the cross-entropy term weighs classes by ``class_weights`` and,
+    with ``ohem_keep`` > 0, averages over the hard pixels only (ohem_cross_entropy)."""
     if kind not in LOSS_NAMES:
         raise ValueError(f"unknown loss {kind!r}; choose one of {', '.join(LOSS_NAMES)}")
     loss = logits.new_zeros(())
     if "ce" in kind.split("+"):
-        loss = loss + F.cross_entropy(logits.float(), target, ignore_index=ignore_index)
+        if ohem_keep:
+            loss = loss + ohem_cross_entropy(logits, target, ohem_keep, weight=class_weights,
+                                             ignore_index=ignore_index)
+        else:
+            loss = loss + F.cross_entropy(logits.float(), target, weight=class_weights,
+                                          ignore_index=ignore_index)
     if "iou" in kind.split("+"):
         loss = loss + soft_jaccard_loss(logits, target, ignore_index)
     return loss

@@ -84,6 +84,21 @@ class ConfusionMatrix:
         lines.append(f"{'pixel acc':<{width}}  {_pct(self.pixel_accuracy())}")
         return "\n".join(lines)
 
+    def confusions(self, top: int = 2, at_least: float = 0.01) -> dict[str, list[tuple[str, float]]]:
+        """Where each class's pixels go: per ground-truth class the ``top`` other classes (or
+        "unlabeled" for predictions that are no class) taking the largest shares of its pixels,
+        at least ``at_least`` each, with those shares."""
+        gt = self._gt_pixels()
+        out = {}
+        for k, name in enumerate(self.names):
+            if not gt[k]:
+                continue
+            shares = [(self.names[j], self.matrix[k, j] / gt[k]) for j in range(self.num_classes) if j != k]
+            shares.append(("unlabeled", self.unmatched[k] / gt[k]))
+            shares.sort(key=lambda e: -e[1])
+            out[name] = [(other, round(float(v), 4)) for other, v in shares[:top] if v >= at_least]
+        return out
+
     def as_dict(self) -> dict:
         """JSON-friendly summary; NaN becomes None."""
         return {

@@ -16,10 +16,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classes import IGNORE_ID, NUM_CLASSES, colorize
+from .classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES, colorize
 
 (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, TRAFFIC_LIGHT, TRAFFIC_SIGN, VEGETATION,
  TERRAIN, SKY, PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE) = range(NUM_CLASSES)
+
+# Bumped whenever a change to the generator changes what a seed renders, so that scenes
+# rendered (and cached) by an earlier version are never mistaken for current ones.
+GENERATOR_VERSION = 2
 
 SPLIT_SEED_BASE = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 SPLIT_SIZE = 1_000_000
@@ -96,22 +100,30 @@ def _foliage(rng, h: int, w: int, colour) -> np.ndarray:
 # ----------------------------------------------------------------------------- sprites
 
 class _Sprite:
-    """A texture for a planar quad: rgb plus labels, _CLEAR where it paints nothing."""
+    """A texture for a planar quad: rgb plus labels, _CLEAR where it paints nothing.
 
-    __slots__ = ("rgb", "lab", "ppm", "_rgba", "_label")
+    ``alpha`` (optional) is where the rgb paints when that differs from where the label
+    applies: Cityscapes labels an object's whole outline, so a bicycle wheel's inside or the
+    gaps of a railing carry the object's label while the background shows through."""
 
-    def __init__(self, rgb: np.ndarray, lab: np.ndarray, ppm: float):
-        self.rgb, self.lab, self.ppm, self._rgba, self._label = rgb, lab, ppm, None, None
+    __slots__ = ("rgb", "lab", "ppm", "alpha", "_rgba", "_label", "_cover")
 
-    def rgba(self) -> tuple[np.ndarray, int]:
-        """rgb plus coverage alpha, padded by one clear pixel of the edge colour, and the one
-        label the sprite paints."""
+    def __init__(self, rgb: np.ndarray, lab: np.ndarray, ppm: float, alpha: np.ndarray | None = None):
+        self.rgb, self.lab, self.ppm, self.alpha = rgb, lab, ppm, alpha
+        self._rgba, self._label, self._cover = None, None, None
+
+    def rgba(self) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """rgb plus coverage alpha, padded by one clear pixel of the edge colour, the one label
+        the sprite paints, and (padded alike) where that label applies when it is not the alpha."""
         if self._rgba is None:
-            alpha = np.where(self.lab == _CLEAR, 0, 255).astype(np.uint8)
+            cover = np.where(self.lab == _CLEAR, 0, 255).astype(np.uint8)
+            alpha = cover if self.alpha is None else self.alpha
             self._rgba = cv2.merge([*cv2.split(cv2.copyMakeBorder(self.rgb, 1, 1, 1, 1, cv2.BORDER_REPLICATE)),
                                     cv2.copyMakeBorder(alpha, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)])
+            if self.alpha is not None:
+                self._cover = cv2.copyMakeBorder(cover, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
             self._label = int(self.lab.min())
-        return self._rgba, self._label
+        return self._rgba, self._label, self._cover
 
     @property
     def width(self) -> float:
@@ -131,20 +143,41 @@ class _Pen:
         self.rgb = np.empty((self.h, self.w, 3), np.uint8)
         self.rgb[:] = _col(fill)
         self.lab = np.full((self.h, self.w), _CLEAR, np.uint8)
+        self.alpha = None   # where the rgb paints, once it differs from where the labels are
+
+    def _pts16(self, pts) -> list[np.ndarray]:
+        return [(np.asarray(pts, np.float64) * (16 * self.ppm, -16 * self.ppm)
+                 + (8 * self.w - 8, 16 * self.h - 8)).astype(np.int32)]
+
+    def outline(self, pts, label):
+        """Label the polygon without painting it: the object's outline encloses it."""
+        if self.alpha is None:
+            self.alpha = np.where(self.lab == _CLEAR, 0, 255).astype(np.uint8)
+        cv2.fillPoly(self.lab, self._pts16(pts), int(label), cv2.LINE_8, 4)
+
+    def outline_disc(self, cx, cy, r, label):
+        a = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        self.outline(np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], 1), label)
+
+    def _painted(self, draw):
+        """Run draw(image, value) on the labels and, when kept apart, on the alpha."""
+        if self.alpha is not None:
+            draw(self.alpha, 255)
 
     def _px(self, x, y) -> tuple[int, int]:
         return int((x * self.ppm + self.w / 2 - 0.5) * 16), int((self.h - 0.5 - y * self.ppm) * 16)
 
     def poly(self, pts, colour, label):
-        p = [(np.asarray(pts, np.float64) * (16 * self.ppm, -16 * self.ppm)
-              + (8 * self.w - 8, 16 * self.h - 8)).astype(np.int32)]
+        p = self._pts16(pts)
         cv2.fillPoly(self.rgb, p, _col(colour), cv2.LINE_AA, 4)
         cv2.fillPoly(self.lab, p, int(label), cv2.LINE_8, 4)
+        self._painted(lambda img, v: cv2.fillPoly(img, p, v, cv2.LINE_8, 4))
 
     def ellipse(self, cx, cy, rx, ry, colour, label):
         c, axes = self._px(cx, cy), (int(rx * self.ppm * 16), int(ry * self.ppm * 16))
         cv2.ellipse(self.rgb, c, axes, 0, 0, 360, _col(colour), -1, cv2.LINE_AA, 4)
         cv2.ellipse(self.lab, c, axes, 0, 0, 360, int(label), -1, cv2.LINE_8, 4)
+        self._painted(lambda img, v: cv2.ellipse(img, c, axes, 0, 0, 360, v, -1, cv2.LINE_8, 4))
 
     def line(self, x0, y0, x1, y1, width, colour, label):
         d = np.array([x1 - x0, y1 - y0], np.float64)
@@ -157,12 +190,13 @@ class _Pen:
         rr, t = int(round(r * self.ppm * 16)), max(1, int(round(width * self.ppm)))
         cv2.circle(self.rgb, c, rr, _col(colour), t, cv2.LINE_AA, 4)
         cv2.circle(self.lab, c, rr, int(label), t, cv2.LINE_8, 4)
+        self._painted(lambda img, v: cv2.circle(img, c, rr, v, t, cv2.LINE_8, 4))
 
     def sprite(self, texture_amp: float = 0.0, rng=None) -> _Sprite:
         if texture_amp:
             noise = texture_amp * _grain(rng, self.h, self.w)[..., None]
             self.rgb = np.clip(self.rgb + noise, 0, 255).astype(np.uint8)
-        return _Sprite(self.rgb, self.lab, self.ppm)
+        return _Sprite(self.rgb, self.lab, self.ppm, self.alpha)
 
 
 SKIN = ((245, 210, 180), (225, 185, 150), (195, 150, 115), (150, 105, 75), (105, 70, 50))
@@ -273,10 +307,19 @@ def _two_wheeler(rng, motor: bool, length: float) -> _Sprite:
         pen.poly([(seat[0] - 0.12, seat[1] + 0.08), (seat[0] + 0.08, seat[1] + 0.08),
                   (seat[0] + 0.08, seat[1] + 0.12), (seat[0] - 0.12, seat[1] + 0.12)], (20, 20, 20), label)
         pen.line(head[0], head[1], head[0] - 0.05, head[1] + 0.15, 0.03, (90, 90, 90), label)
+        pen.outline([(rear, r), seat, head, (front, r), bb], label)      # the frame's inside
         tyre, rim = 0.04, (170, 170, 175)
     for cx in (rear, front):
+        pen.outline_disc(cx, r, r, label)                                # the wheel's inside
         pen.ring(cx, r, r - tyre / 2, tyre, (20, 20, 22), label)
         pen.ring(cx, r, r - tyre - 0.01, 0.015, rim, label)
+        for a in np.linspace(0, np.pi, 3 if motor else 6, endpoint=False):   # spokes
+            dx, dy = math.cos(a) * (r - tyre), math.sin(a) * (r - tyre)
+            pen.line(cx - dx, r - dy, cx + dx, r + dy, 0.03 if motor else 0.006, rim, label)
+        pen.ellipse(cx, r, 0.05 if motor else 0.025, 0.05 if motor else 0.025, (60, 60, 62), label)
+    if motor:
+        pen.outline([(rear, r), (rear - 0.05, r + 0.62), (front - 0.25, r + 0.75), (front, r),
+                     (front - 0.3, r + 0.05), (rear + 0.2, r + 0.05)], label)
     return pen.sprite(3.0, rng)
 
 
@@ -286,9 +329,8 @@ def _tree_size(rng) -> tuple[float, float]:
     return float(np.clip(height * rng.uniform(0.4, 0.7), 2.5, 8.5)), height
 
 
-def _tree(rng, crown: float, height: float, ppm: float = 16.0) -> tuple[_Sprite, float, float, tuple]:
-    """A deciduous or conifer tree: its crown (a sprite), the crown's bottom height, and the
-    trunk's radius and colour."""
+def _tree(rng, crown: float, height: float, ppm: float = 16.0) -> tuple[_Sprite, float]:
+    """The crown of a deciduous or conifer tree (a sprite) and the height of its bottom."""
     green = _jitter(rng, (rng.uniform(50, 110), rng.uniform(90, 145), rng.uniform(30, 70)), 10)
     conifer = rng.random() < 0.15
     bottom = height * 0.25 if conifer else max(height - crown * 1.1, 0.0)
@@ -308,8 +350,38 @@ def _tree(rng, crown: float, height: float, ppm: float = 16.0) -> tuple[_Sprite,
             pen.ellipse(cx, cy, rad, rad * rng.uniform(0.8, 1.1), green * rng.uniform(0.65, 1.2), VEGETATION)
     leafy = np.clip(0.9 + 0.25 * _lowfreq(rng, pen.h, pen.w, 4.0) + 0.2 * _grain(rng, pen.h, pen.w), 0.3, 1.5)
     pen.rgb = np.clip(pen.rgb * leafy[..., None], 0, 255).astype(np.uint8)
-    bark = _col(_pick(rng, ((85, 70, 55), (70, 66, 60), (105, 95, 80), (60, 50, 40)), 10))
-    return pen.sprite(), bottom, rng.uniform(0.08, 0.16), bark
+    return pen.sprite(), bottom
+
+
+BARK = ((92, 72, 52), (78, 64, 50), (110, 92, 70), (64, 50, 38), (96, 86, 72))
+
+
+def _trunk(rng, top: float, ppm: float = 40.0) -> _Sprite:
+    """A tree trunk up to height `top` (m): thick, tapering, flared at the roots, leaning a
+    little, with bark furrows and round shading; nothing like a straight metal pole."""
+    r = rng.uniform(0.1, 0.22)
+    flare, lean = r * rng.uniform(1.4, 1.9), rng.uniform(-0.08, 0.08) * top
+    half = flare + abs(lean) + r
+    bark = _pick(rng, BARK, 12)
+    pen = _Pen(2 * half, top, ppm, bark)
+    ys = np.linspace(0.0, top, 12)
+    bend = lean * (ys / top) ** 1.5 + rng.uniform(-0.03, 0.03, len(ys)) * (ys > 0.3)
+    width = r * (1.0 - 0.35 * ys / top) + (flare - r) * np.exp(-ys / 0.18)
+    pen.poly(list(zip(bend - width, ys)) + list(zip(bend + width, ys))[::-1], bark, VEGETATION)
+    for _ in range(int(rng.integers(0, 3))):   # stubs of cut branches
+        y = rng.uniform(0.45, 0.85) * top
+        x = float(np.interp(y, ys, bend))
+        side = 1 if rng.random() < 0.5 else -1
+        pen.line(x, y, x + side * rng.uniform(0.2, 0.45), y + rng.uniform(0.15, 0.4), r * 0.6, bark, VEGETATION)
+    h, w = pen.h, pen.w
+    furrows = cv2.resize(rng.standard_normal((max(2, h // 10), max(2, int(2 * half / 0.04)))).astype(np.float32),
+                         (w, h), interpolation=cv2.INTER_CUBIC)     # long vertical streaks
+    row_y = (np.arange(h)[::-1] + 0.5) / ppm
+    centre = np.interp(row_y, ys, bend) * ppm + w / 2
+    across = np.abs(np.arange(w)[None, :] - centre[:, None]) / (np.interp(row_y, ys, width)[:, None] * ppm + 1e-3)
+    shade = (1.05 - 0.5 * np.clip(across, 0, 1) ** 2) * (1 + 0.22 * furrows) * (1 + 0.1 * _grain(rng, h, w))
+    pen.rgb = np.clip(pen.rgb * shade[..., None], 0, 255).astype(np.uint8)
+    return pen.sprite()
 
 
 def _hedge(rng, length: float, height: float) -> _Sprite:
@@ -327,21 +399,21 @@ def _fence(rng, length: float, height: float) -> _Sprite:
     w, h = max(2, int(length * ppm)), max(2, int(height * ppm))
     colour = _pick(rng, ((60, 60, 60), (150, 150, 150), (40, 70, 50), (120, 85, 55), (200, 200, 195)), 15)
     rgb = _texture(rng, h, w, colour, 6, 0.1)
-    lab = np.full((h, w), _CLEAR, np.uint8)
+    lab = np.full((h, w), FENCE, np.uint8)   # the whole fence, gaps included (no holes)
     if rng.random() < 0.3:        # solid boards or construction panels
-        lab[:] = FENCE
         rgb[:, :: max(2, int(rng.uniform(0.1, 0.25) * ppm))] = _col(np.asarray(colour) * 0.7)
-    else:                         # bars between rails, posts every couple of metres
-        step = max(2, int(rng.uniform(0.1, 0.25) * ppm))
-        bar = max(1, int(rng.uniform(0.02, 0.05) * ppm))
-        for x in range(0, w, step):
-            lab[:, x:x + bar] = FENCE
-        for x in range(0, w, max(3, int(rng.uniform(2.0, 3.0) * ppm))):
-            lab[:, x:x + 2 * bar + 1] = FENCE
-        rail = max(1, int(0.05 * ppm))
-        lab[:rail] = FENCE
-        lab[h - int(0.15 * h) - rail:h - int(0.15 * h)] = FENCE
-    return _Sprite(rgb, lab, ppm)
+        return _Sprite(rgb, lab, ppm)
+    alpha = np.zeros((h, w), np.uint8)       # bars between rails, posts every couple of metres
+    step = max(2, int(rng.uniform(0.1, 0.25) * ppm))
+    bar = max(1, int(rng.uniform(0.02, 0.05) * ppm))
+    for x in range(0, w, step):
+        alpha[:, x:x + bar] = 255
+    for x in range(0, w, max(3, int(rng.uniform(2.0, 3.0) * ppm))):
+        alpha[:, x:x + 2 * bar + 1] = 255
+    rail = max(1, int(0.05 * ppm))
+    alpha[:rail] = 255
+    alpha[h - int(0.15 * h) - rail:h - int(0.15 * h)] = 255
+    return _Sprite(rgb, lab, ppm, alpha)
 
 
 def _wall(rng, length: float, height: float) -> _Sprite:
@@ -844,12 +916,15 @@ class _Canvas:
                                 borderMode=cv2.BORDER_TRANSPARENT)
             return
         # one warp of rgb and coverage; a pixel is painted where it is at least half covered
-        rgba, label = spr.rgba()
+        rgba, label, cover = spr.rgba()
         mat[:, 2] -= mat[:, 0] + mat[:, 1]     # the padded image starts one pixel up and left
         out = cv2.warpPerspective(rgba[:, lo:hi + 2], mat, size, flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         mask = out[..., 3] >= 128
         np.copyto(roi_rgb, out[..., :3], where=mask[..., None])
+        if cover is not None:
+            mask = cv2.warpPerspective(cover[:, lo:hi + 2], mat, size, flags=cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 128
         roi_lab[mask] = label
 
 
@@ -982,12 +1057,12 @@ def _animate(frames: list[_Sprite], x: float, rate: float, phase: float):
 
 
 def _tree_paint(rng, crown: float, height: float, x: float):
-    spr, bottom, r, bark = _tree(rng, crown, height)
+    spr, bottom = _tree(rng, crown, height)
     crown_paint = _billboard(spr, x, bottom)
-    top = bottom + crown * 0.3
+    trunk_paint = _billboard(_trunk(rng, bottom + crown * 0.3), x)
 
     def paint(cv, d, t):
-        cv.poly([(x - r, 0, d), (x + r, 0, d), (x + r, top, d), (x - r, top, d)], bark, VEGETATION)
+        trunk_paint(cv, d, t)
         crown_paint(cv, d, t)
     return paint
 
@@ -1079,11 +1154,11 @@ class _World:
         g.mat[(g.mat == _MAT_ID["walk"]) & joints] = _MAT_ID["joint"]
 
         self.crossings = []
-        z = rng.uniform(25, 90)
+        z = rng.uniform(15, 60)
         while z < L - 40:
             w = rng.uniform(8, 14)
             self.crossings.append((z, z + w))
-            z += w + rng.uniform(60, 170)
+            z += w + rng.uniform(40, 120)
         self._markings(lane_w, park)
         for c0, c1 in self.crossings:
             g.rect(x_min, x_max, c0, c1, "asphalt")
@@ -1259,7 +1334,7 @@ class _World:
         rng, g, side = self.rng, self.ground, self.sides[s]
         edge = self.edge[s]
         x = edge + s * 0.45
-        for z in self._every(rng.uniform(18, 35)):
+        for z in self._every(rng.uniform(12, 30)):
             if not self._in_crossing(z, z, 1.0):
                 self._add(x, z, 0.3, 3.0, 2, lambda g_, x=x: self._mesh_paint(_street_lamp(g_, s), x))
         if side["strip"] or rng.random() < 0.45:
@@ -1280,7 +1355,7 @@ class _World:
                               lambda g_, n=length, h=height, x=xb: _along(_hedge(g_, n, h), x))
         xs = edge + s * 0.4
         two_way = any(d < 0 for _, d in self.lanes)
-        for z in self._every(rng.uniform(25, 70)):
+        for z in self._every(rng.uniform(10, 30)):
             if not self._in_crossing(z, z, 1.0):
                 turned = s < 0 and two_way and rng.random() < 0.5     # facing the oncoming traffic
                 self._add(xs, z, 0.3, 0.5, 2, lambda g_, x=xs, f=turned: self._mesh_paint(_sign(g_), x, f))
@@ -1291,7 +1366,7 @@ class _World:
                 self._add(xl, z, 0.3, 4.0, 2, lambda g_, f=flip, o=overhead, x=xl: self._mesh_paint(
                     _traffic_light(g_, -s if f else s, o), x, f))
         walk_x = (edge + s * (0.25 + side["strip"]), edge + s * (0.25 + side["strip"] + side["walk"]))
-        for z in self._every(rng.uniform(15, 60)):           # parked two-wheelers
+        for z in self._every(rng.uniform(8, 30)):            # parked two-wheelers
             if self._in_crossing(z, z, 2.0):
                 continue
             x = side["face"] - s * 0.8 if rng.random() < 0.6 else walk_x[0] + s * 0.6
@@ -1349,7 +1424,7 @@ class _World:
     def _pedestrians(self, walk_x):
         """People standing or walking either way on the sidewalk between walk_x."""
         rng = self.rng
-        density = rng.uniform(0.02, 0.12)
+        density = rng.uniform(0.05, 0.2)
         for z in self._every(1 / density, 0.9):
             x = rng.uniform(*sorted(walk_x))
             standing = rng.random() < 0.25
@@ -1428,18 +1503,21 @@ class _World:
                     build = lambda g_, k=kind, n=length, x=x, o=oncoming: self._vehicle(g_, k, n, x, o)
                 self._add(x, z + length / 2, length / 2, 1.3, 2, build, motion=self._rigid(z + length / 2, w, surge))
                 z += length + rng.exponential(gap_mean) + 4.0
-        density = 0.0 if rng.random() < 0.3 else rng.uniform(0.005, 0.03)
+        density = 0.0 if rng.random() < 0.1 else rng.uniform(0.01, 0.05)
         for s in (-1, 1):     # cyclists along the kerb, or between parked cars and traffic
-            if s < 0 and any(d < 0 for _, d in self.lanes) or not density:
+            if not density:
                 continue
+            oncoming = s < 0 and any(d < 0 for _, d in self.lanes)
             x = self.edge[s] - s * (0.8 + 2.2 * park[s])
             if abs(x - self.cam.C[0]) < 1.8:   # no riding through the ego car
                 continue
             for z in self._every(1 / density, 0.8):
-                motion = self._walker(z, rng.uniform(3.0, 6.5)) or self._rigid(z, 0.0, self._surge(0.0))
+                speed = rng.uniform(3.0, 6.5)
+                motion = (self._walker(z, -speed if oncoming else speed)
+                          or self._rigid(z, -2 * v if oncoming else 0.0, self._surge(0.0)))
                 length = _two_wheeler_length(rng, False)
-                self._add(x, z, length / 2, 0.5, 2, lambda g_, n=length, x=x: self._rider(g_, x, False, False, n),
-                          motion=motion)
+                self._add(x, z, length / 2, 0.5, 2,
+                          lambda g_, n=length, x=x, o=oncoming: self._rider(g_, x, False, o, n), motion=motion)
 
     # -- look -----------------------------------------------------------------------------
 
@@ -1600,13 +1678,39 @@ class DrivingSequence:
         return self._world.render(i / SEQUENCE_FPS, i)
 
 
+def label_statistics(split: str, count: int, width: int, height: int) -> str:
+    """Per class over the first `count` scenes of a split: share of the pixels, share of the
+    scenes showing it, objects (8-connected regions of at least 4 pixels) per scene and their
+    median width, height and area and 90th-percentile height in pixels."""
+    pixels, scenes = np.zeros(NUM_CLASSES), np.zeros(NUM_CLASSES)
+    objects = [[] for _ in range(NUM_CLASSES)]
+    for i in range(count):
+        labels = render_scene(split_seed(split, i), width, height)[1]
+        counts = np.bincount(labels.ravel(), minlength=NUM_CLASSES)[:NUM_CLASSES]
+        pixels += counts
+        scenes += counts > 0
+        for k in np.flatnonzero(counts):
+            n, _, stats, _ = cv2.connectedComponentsWithStats((labels == k).astype(np.uint8), connectivity=8)
+            objects[k] += [tuple(st) for st in stats[1:, 2:5] if st[2] >= 4]
+    lines = [f"{count} {split} scenes at {width}x{height}, generator version {GENERATOR_VERSION}",
+             f"{'class':<14} {'pixels %':>8} {'scenes %':>8} {'objects':>7} {'med w':>5} {'med h':>5} "
+             f"{'med px':>6} {'p90 h':>5}"]
+    for k, name in enumerate(CITYSCAPES_CLASSES):
+        o = np.array(objects[k], np.float64).reshape(-1, 3)
+        w, h, a = np.median(o, 0) if len(o) else (0, 0, 0)
+        p90 = np.percentile(o[:, 1], 90) if len(o) else 0
+        lines.append(f"{name:<14} {100 * pixels[k] / pixels.sum():8.3f} {100 * scenes[k] / count:8.0f} "
+                     f"{len(o) / count:7.2f} {w:5.0f} {h:5.0f} {a:6.0f} {p90:5.0f}")
+    return "\n".join(lines)
+
+
 def _preview(rgb: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.concatenate([rgb, colorize(labels)], 1), cv2.COLOR_RGB2BGR)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Write previews (image | colour mask) of generated scenes.")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", help="output folder (previews)")
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
@@ -1614,10 +1718,17 @@ def main(argv=None):
     parser.add_argument("--sequence", type=int, default=None, metavar="SEED",
                         help="preview frames of the driving sequence with this seed instead")
     parser.add_argument("--bench", action="store_true", help="time the scene and one sequence on one core")
+    parser.add_argument("--stats", action="store_true",
+                        help="print per-class label statistics of --count scenes instead of previews")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
     _check_size(args.width, args.height)
+    if args.stats:
+        print(label_statistics(args.split, args.count, args.width, args.height))
+        return
+    if not args.out:
+        parser.error("--out is needed for previews")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.sequence is not None:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .datasets import (
     ColorJitter, Compose, GridAffine, HorizontalFlip, RandomScaleCrop, _rng, to_tensor,
 )
-from .scene import render_scene, split_seed
+from .scene import GENERATOR_VERSION, render_scene, split_seed
 
 SHARD = 100
 DEFAULT_CACHE_DIR = Path("out/scene_cache")
@@ -35,7 +35,9 @@ def _render_shard(job: tuple[str, int, int, int, Path]) -> Path:
 
 
 def shard_path(cache_dir: Path, split: str, first: int, width: int, height: int) -> Path:
-    return Path(cache_dir) / f"{split}-{width}x{height}-{first:07d}.npz"
+    """Where a shard lives; the generator version is part of the name, so scenes an earlier
+    generator rendered are never read as current ones."""
+    return Path(cache_dir) / f"{split}-{width}x{height}-v{GENERATOR_VERSION}-{first:07d}.npz"
 
 
 def cached_scenes(
@@ -98,14 +100,15 @@ AUGMENTATIONS = ("flip", "color", "grid", "blur", "jpeg")
 
 
 def training_transform(crop: tuple[int, int], augmentations=AUGMENTATIONS,
-                       scale=(0.5, 2.0)) -> Compose:
-    """Random scale + crop to ``crop`` (w, h) followed by the named augmentations."""
+                       scale=(0.5, 2.0), focus_classes=(), focus_p: float = 0.0) -> Compose:
+    """Random scale + crop to ``crop`` (w, h), with probability ``focus_p`` over a pixel of
+    one of ``focus_classes``, followed by the named augmentations."""
     unknown = set(augmentations) - set(AUGMENTATIONS)
     if unknown:
         raise ValueError(f"unknown augmentations {sorted(unknown)}; choose from {AUGMENTATIONS}")
     steps = {"flip": HorizontalFlip(), "color": ColorJitter(), "grid": GridAffine(),
              "blur": GaussianBlur(), "jpeg": CompressionArtifacts()}
-    return Compose([RandomScaleCrop(*crop, scale=scale)]
+    return Compose([RandomScaleCrop(*crop, scale=scale, focus_classes=focus_classes, focus_p=focus_p)]
                    + [steps[name] for name in AUGMENTATIONS if name in augmentations])
 
 

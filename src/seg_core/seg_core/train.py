@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils import prune as torch_prune
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
@@ -38,9 +39,11 @@ from . import cloudseg, datasets
 from .bench import (
     count_flops, count_parameters, gzip_size, median_latency_ms, state_dict_bytes,
 )
-from .classes import IGNORE_ID, NUM_CLASSES
-from .losses import LOSS_NAMES, analytics_sr_loss, distillation_loss, segmentation_loss, sr_loss, ssim
+from .classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES
 from .inference import Segmenter
+from .losses import (
+    LOSS_NAMES, analytics_sr_loss, distillation_loss, enet_class_weights, segmentation_loss, sr_loss, ssim,
+)
 from .metrics import ConfusionMatrix, psnr
 from .models import (
     DEFAULT_INPUT_SIZE, MANIFEST_PATH, MODEL_NAMES, SR_DEFAULT_CHANNELS, SR_MODEL_NAMES, WEIGHTS_DIR,
@@ -65,6 +68,9 @@ BENCH_THREADS = 2
 # Test images are rendered and scored at the camera's size, whatever size a model runs at:
 # each model sees them resized to its input, as the segmentation nodes do.
 CAMERA_SIZE = (SourceConfig.width, SourceConfig.height)
+# Small and thin classes that --rare-crops centres crops on.
+SMALL_CLASSES = ("wall", "fence", "pole", "traffic light", "traffic sign", "person", "rider",
+                 "motorcycle", "bicycle")
 Predictor = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -79,7 +85,11 @@ def seed_everything(seed: int) -> None:
 def make_dataset(args, split: str, count: int, augment: bool) -> Dataset:
     """Training (augmented crops) or validation (whole images) samples at ``args.size``."""
     w, h = args.size
-    transform = training_transform(args.crop or args.size, args.augment) if augment else None
+    transform = None
+    if augment:
+        focus = [CITYSCAPES_CLASSES.index(name) for name in args.rare_classes]
+        transform = training_transform(args.crop or args.size, args.augment, focus_classes=focus,
+                                       focus_p=args.rare_crops)
     if args.data == "generated":
         rgb, labels = cached_scenes(split, count, w, h, args.cache_dir, args.workers)
         return SceneArrays(rgb[:count], labels[:count], transform)
@@ -122,6 +132,21 @@ def torch_predictor(model: nn.Module, bf16: bool = False) -> Predictor:
             return model(x.contiguous(memory_format=torch.channels_last)).argmax(1)
 
     return predict
+
+
+def at_input_size(predict: Predictor, input_size: tuple[int, int]) -> Predictor:
+    """``predict`` run on images resized to ``input_size`` (w, h, bilinear), its labels resized
+    back to the images' size (nearest), as the Segmenter does for camera frames."""
+    w, h = input_size
+
+    def resized(x: torch.Tensor) -> torch.Tensor:
+        size = tuple(x.shape[-2:])
+        if size == (h, w):
+            return predict(x)
+        labels = predict(F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False))
+        return F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
+
+    return resized
 
 
 def onnx_predictor(session) -> Predictor:
@@ -180,15 +205,30 @@ def init_from(model: nn.Module, name: str, path: str) -> None:
     apply_state_dict(model, state_dict, source=path)
 
 
-def training_loss(args, model, teacher, x, y) -> torch.Tensor:
-    logits = model(x)
-    loss = segmentation_loss(logits, y, args.loss)
+def training_loss(args, model, teacher, x, y, class_weights=None) -> torch.Tensor:
+    with torch.autocast("cpu", torch.bfloat16, enabled=args.bf16):
+        logits = model(x)
+    loss = segmentation_loss(logits, y, args.loss, class_weights=class_weights, ohem_keep=args.ohem)
     if teacher is not None:
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=args.bf16):
             teacher_logits = teacher(x)
         kd = distillation_loss(logits, teacher_logits, y, args.kd_temperature)
         loss = (1.0 - args.kd_alpha) * loss + args.kd_alpha * kd
     return loss
+
+
+def training_class_weights(args, train_set: Dataset) -> torch.Tensor | None:
+    """ENet's 1/ln(1.02 + p) weights from the training labels' class shares (--class-weights enet)."""
+    if args.class_weights == "none":
+        return None
+    if not isinstance(train_set, SceneArrays):
+        raise SystemExit("--class-weights needs the generated scenes (their labels are counted)")
+    counts = np.zeros(NUM_CLASSES, np.int64)
+    for labels in train_set.labels:
+        counts += np.bincount(labels.ravel(), minlength=256)[:NUM_CLASSES]
+    weights = enet_class_weights(counts)
+    log.info("class weights: %s", ", ".join(f"{n} {w:.1f}" for n, w in zip(CITYSCAPES_CLASSES, weights.tolist())))
+    return weights
 
 
 def fit(args, model: nn.Module, train_set: Dataset, step_loss: Callable[[list], torch.Tensor],
@@ -261,12 +301,14 @@ def fit_segmentation(args, model: nn.Module, teacher: nn.Module | None, state_pa
     """Train a segmentation model (optionally distilling ``teacher``) on ``args``' data."""
     train_set = make_dataset(args, "train", args.train_scenes, augment=True)
     val_set = make_dataset(args, "val", args.eval_count, augment=False)
+    class_weights = training_class_weights(args, train_set)
     if teacher is not None:
         teacher.eval().to(memory_format=torch.channels_last)
 
     def step_loss(batch):
         x, y = batch
-        return training_loss(args, model, teacher, x.contiguous(memory_format=torch.channels_last), y)
+        return training_loss(args, model, teacher, x.contiguous(memory_format=torch.channels_last), y,
+                             class_weights)
 
     def validate():
         cm = evaluate(torch_predictor(model), val_set, args.eval_count, desc="val")
@@ -424,19 +466,34 @@ def metrics_summary(cm: ConfusionMatrix) -> dict:
     return {"miou": round(cm.miou(), 4), "pixel_accuracy": round(cm.pixel_accuracy(), 4)}
 
 
+def evaluate_at_camera_size(model: nn.Module, input_size: tuple[int, int], args, split: str = "test",
+                            desc: str = "eval") -> ConfusionMatrix:
+    """The model at ``input_size`` on ``args.count`` generated images of ``split`` rendered and
+    scored at ``args.image_size`` (the camera's by default)."""
+    data = generated_scenes(tuple(args.image_size), args.count, split, args.cache_dir)
+    return evaluate(at_input_size(torch_predictor(model), input_size), data, args.count, desc=desc)
+
+
+def confusion_lines(cm: ConfusionMatrix) -> list[str]:
+    return [f"{name}: " + ", ".join(f"{other} {100 * share:.1f} %" for other, share in goes)
+            for name, goes in cm.confusions().items() if goes]
+
+
 def cmd_eval(args) -> None:
     torch.set_num_threads(args.threads)
     model, meta = load_model(args.model, args.weights)
     size = model_size(args, meta)
-    w, h = size
-    cm = evaluate(torch_predictor(model), generated_scenes(size, args.count, args.split, args.cache_dir),
-                  args.count, desc=f"eval {args.split}")
+    cm = evaluate_at_camera_size(model, size, args, args.split, desc=f"eval {args.split}")
     print(cm.table())
-    print(f"mIoU {cm.miou():.4f}  pixel accuracy {cm.pixel_accuracy():.4f}  "
-          f"({args.count} generated {args.split} images at {w}x{h})")
+    print("where the pixels of each class go (largest shares of its pixels predicted as other classes):")
+    print("\n".join("  " + line for line in confusion_lines(cm)))
+    iw, ih = args.image_size
+    print(f"mIoU {cm.miou():.4f}  pixel accuracy {cm.pixel_accuracy():.4f}  ({args.count} generated "
+          f"{args.split} images at {iw}x{ih}, model at {size[0]}x{size[1]})")
     if args.json:
         report = {"model": args.model, "weights": str(args.weights or default_weights(args.model)),
-                  "split": args.split, "count": args.count, "input_size": list(size), **cm.as_dict(),
+                  "split": args.split, "count": args.count, "input_size": list(size),
+                  "image_size": list(args.image_size), **cm.as_dict(), "confusions": cm.confusions(),
                   "confusion_matrix": cm.matrix.tolist()}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))
@@ -531,15 +588,17 @@ def cmd_ship(args) -> None:
     save_checkpoint(model, dest, args.model, NUM_CLASSES, fp16=True, input_size=list(size), **kept)
     shipped = build_model(args.model, NUM_CLASSES)
     load_weights(shipped, dest)
-    cm = evaluate(torch_predictor(shipped), generated_scenes(size, args.count, "test", args.cache_dir), args.count,
-                  desc="test")
+    cm = evaluate_at_camera_size(shipped, size, args, desc="test")
     manifest = read_manifest()
     manifest[dest.name] = file_entry(
         dest, model=args.model, command=meta.get("command"), data=meta.get("data"),
         input_size=list(size), dtype="float16",
         metrics={**metrics_summary(cm), "split": "test", "count": args.count,
+                 "image_size": list(args.image_size),
                  "eval_command": f"python -m seg_core.train eval --model {args.model} "
-                                 f"--split test --count {args.count}"},
+                                 f"--split test --count {args.count}",
+                 "iou": {k: None if v is None else round(v, 4) for k, v in cm.as_dict()["iou"].items()},
+                 "confusions": cm.confusions()},
     )
     onnx_path = dest.with_suffix(".onnx")
     if args.onnx:
@@ -624,7 +683,7 @@ def cmd_table(args) -> None:
         model, meta = load_model(name, str(path))
         size = tuple(meta.get("input_size") or DEFAULT_INPUT_SIZE)
         w, h = size
-        data = generated_scenes(size, args.count, "test", args.cache_dir)
+        data = generated_scenes(tuple(args.image_size), args.count, "test", args.cache_dir)
         x = torch.zeros(1, 3, h, w)
         flops = count_flops(model, size)
         fp32_onnx = export_onnx(model, artifacts / f"{name}.onnx", size)
@@ -647,7 +706,7 @@ def cmd_table(args) -> None:
                 log.warning("%s was not pruned from the shipped %s; prune again to list it",
                             pruned_path, path.name)
         for variant, net, predict, file in variants:
-            cm = evaluate(predict, data, args.count, desc=f"{name} {variant}")
+            cm = evaluate(at_input_size(predict, size), data, args.count, desc=f"{name} {variant}")
             load = os.getloadavg()[0]
             latency = median_latency_ms(lambda: predict(x), runs=args.runs)
             rows.append({
@@ -660,8 +719,10 @@ def cmd_table(args) -> None:
                 "latency_ms": round(latency, 2), "fps": round(1000.0 / latency, 1),
                 "load_average": round(max(load, os.getloadavg()[0]), 2),
                 "miou": round(cm.miou(), 4),
+                "iou": {k: None if v is None else round(v, 4) for k, v in cm.as_dict()["iou"].items()},
+                "confusions": cm.confusions(),
             })
-            print(json.dumps(rows[-1]))
+            print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("iou", "confusions")}))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     Path(args.markdown).write_text(models_markdown(rows, args))
@@ -675,7 +736,9 @@ def models_markdown(rows: list[dict], args) -> str:
         "Shipped weights and their optimised variants. Latency is the median of "
         f"{args.runs} single-image forward passes at the model's input size on {BENCH_THREADS} "
         "CPU threads (argmax included, pre/post-processing not); mIoU is measured on the first "
-        f"{args.count} images of the generated test split at the same size. FLOPs count multiplies "
+        f"{args.count} images of the generated test split, rendered at the camera's "
+        f"{args.image_size[0]} x {args.image_size[1]}, resized to the model's input and its labels "
+        "back, as the segmentation nodes do. FLOPs count multiplies "
         "and adds separately (torch.utils.flop_counter); the pruned variant keeps the dense "
         "FLOPs since unstructured zeros are not skipped. The load column is the 1-minute load "
         "average during the timing: on a shared machine, timings taken at a load above the core "
@@ -692,7 +755,29 @@ def models_markdown(rows: list[dict], args) -> str:
             f"| {r['file']} | {r['size_mb']:.2f} | {r['gzip_mb']:.2f} | {r['latency_ms']:.1f} "
             f"| {r['fps']:.1f} | {r['load_average']:.1f} | {r['miou']:.4f} |"
         )
-    return "\n".join(lines) + "\n"
+    shipped = [r for r in rows if r["variant"] == rows[0]["variant"]]   # each model's torch fp32 row
+    iw, ih = args.image_size
+    lines += [
+        "",
+        "## Per class",
+        "",
+        f"IoU (%) per class of each shipped model (torch fp32) on the same {args.count} test images, "
+        f"rendered at the camera's {iw} x {ih} and given to each model at its input size.",
+        "",
+        "| class | " + " | ".join(f"{r['model']} ({r['input_size'][0]} x {r['input_size'][1]})" for r in shipped) + " |",
+        "|---|" + "---|" * len(shipped),
+    ]
+    for name in CITYSCAPES_CLASSES:
+        cells = ["n/a" if r["iou"][name] is None else f"{100 * r['iou'][name]:.1f}" for r in shipped]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "## Where the pixels go", "",
+              "Per class, the other classes taking the largest shares of its pixels (at least 1 %).", ""]
+    for r in shipped:
+        lines += [f"**{r['model']}**", ""]
+        lines += [f"- {name}: " + ", ".join(f"{other} {100 * share:.1f} %" for other, share in goes)
+                  for name, goes in r["confusions"].items() if goes]
+        lines.append("")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -709,6 +794,16 @@ def add_training_args(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--loss", choices=LOSS_NAMES, default="ce+iou")
     p.add_argument("--workers", type=int, default=1,
                    help="data loader processes (and scene rendering processes)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward passes")
+    p.add_argument("--class-weights", choices=("none", "enet"), default="none",
+                   help="weigh the cross-entropy by class: enet = 1/ln(1.02 + class share of the training pixels)")
+    p.add_argument("--ohem", type=float, default=0.0, metavar="KEEP",
+                   help="cross-entropy over the hard pixels only (true-class probability < 0.7), "
+                        "at least this fraction of them (0: every pixel)")
+    p.add_argument("--rare-crops", type=float, default=0.0, metavar="P",
+                   help="with probability P centre a training crop on a pixel of a --rare-classes class")
+    p.add_argument("--rare-classes", nargs="+", choices=CITYSCAPES_CLASSES, default=list(SMALL_CLASSES),
+                   metavar="CLASS", help="classes --rare-crops looks for")
     add_optimisation_args(p, steps, lr=2e-3, weight_decay=1e-4)
 
 
@@ -755,6 +850,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", help="training state (<out>.state.pt) to continue from")
     p.set_defaults(func=cmd_train)
 
+    def image_size_arg(p):
+        p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE),
+                       help="size the test images are rendered and scored at (default: the camera's)")
+
     p = sub.add_parser("train-sr", help="train a super-resolution model (CARN) on generated drives; "
                                         "with --segmenter, analytics-aware fine-tuning")
     p.add_argument("--model", choices=SR_MODEL_NAMES, required=True)
@@ -787,6 +886,7 @@ def parser() -> argparse.ArgumentParser:
     model_args(p)
     p.add_argument("--split", choices=("val", "test"), default="test")
     p.add_argument("--count", type=int, default=200)
+    image_size_arg(p)
     p.add_argument("--json", help="write the report (with the confusion matrix) here")
     p.set_defaults(func=cmd_eval)
 
@@ -817,13 +917,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bitrate", type=int, default=cloudseg.CLOUDSEG_BITRATE, help="bits/s at 30 fps")
     p.add_argument("--segmenter", choices=MODEL_NAMES, help="also score this segmenter's mIoU on the upscaled images")
     p.add_argument("--count", type=int, default=200)
-    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE))
+    image_size_arg(p)
     p.add_argument("--json", help="write the rows here")
     p.set_defaults(func=cmd_eval_sr)
 
     p = sub.add_parser("cloudseg", help="write docs/cloudseg.{md,json} and docs/cloudseg_bandwidth_miou.png")
     p.add_argument("--count", type=int, default=200, help="generated test images")
-    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE))
+    image_size_arg(p)
     p.add_argument("--drive-seed", type=int, default=7, help="the generated drive (the camera's default)")
     p.add_argument("--drive-frames", type=int, default=300)
     p.add_argument("--drive-every", type=int, default=2, help="score every K-th drive frame")
@@ -837,10 +937,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ship", help="store weights as fp16 in the package and update the manifest")
     model_args(p, weights_required=True, choices=MODEL_NAMES + SR_MODEL_NAMES)
     p.add_argument("--variant", help="SR models: ship as <model>.<variant>.pt beside the main weights")
-    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE),
-                   help="SR models: size of the test images")
     p.add_argument("--count", type=int, default=200, help="generated test images to evaluate")
     p.add_argument("--onnx", action="store_true", help="also ship an ONNX export beside the weights")
+    image_size_arg(p)
     p.set_defaults(func=cmd_ship)
 
     p = sub.add_parser("table", help="write docs/models.md comparing the shipped models")
@@ -849,6 +948,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", type=int, default=32)
     p.add_argument("--artifacts", default="out/table", help="where ONNX variants are written")
     p.add_argument("--markdown", default="docs/models.md")
+    image_size_arg(p)
     p.add_argument("--json", default="docs/models.json")
     p.set_defaults(func=cmd_table)
     return ap

@@ -42,10 +42,6 @@ class EdgeSegmentationNode(SegmentationNode):
         super().__init__("edge_segmentation")
         p = self.params
         mode = p["mode"]
-        if mode not in MODES:
-            raise ValueError(f"mode '{mode}' is not one of {', '.join(MODES)}")
-        if p["on_demand_tail_s"] < 0 or p["link_status_timeout_s"] <= 0:
-            raise ValueError("on_demand_tail_s must be >= 0 and link_status_timeout_s > 0")
         self._on_demand = mode == "on_demand"
         self._link_state: int | None = None
         self._link_seen = float("-inf")         # until a status arrives, segment
@@ -55,6 +51,13 @@ class EdgeSegmentationNode(SegmentationNode):
             self.create_subscription(LinkStatus, "link/status", self._on_link, qos.LATCHED)
         detail = f" (segmenting while the link is not GOOD, plus {p['on_demand_tail_s']:g} s)"
         self.get_logger().info(f"mode {mode}" + (detail if self._on_demand else ""))
+
+    def check_parameters(self, p: dict) -> None:
+        super().check_parameters(p)
+        if p["mode"] not in MODES:
+            raise ValueError(f"mode '{p['mode']}' is not one of {', '.join(MODES)}")
+        if p["on_demand_tail_s"] < 0 or p["link_status_timeout_s"] <= 0:
+            raise ValueError("on_demand_tail_s must be >= 0 and link_status_timeout_s > 0")
 
     def _on_link(self, msg: LinkStatus) -> None:
         now = time.monotonic()

@@ -36,9 +36,9 @@ class H264EncoderNode(PipelineNode):
             raise ValueError(f"scale {p['scale']} must be within (0, 1]")
         self._encoder: H264Encoder | None = None
         self._keyframe_wanted = False
-        sub = self.create_subscription(Image, "image", self._on_image, qos.LATEST_FRAME)
+        sub = self.subscribe_frames("image", self._on_image)
         packets = f"{sub.topic_name}/h264"
-        self._packet_pub = self.create_publisher(H264Packet, packets, qos.PUBLISH)
+        self._packet_pub = self.create_publisher(H264Packet, packets, qos.PACKETS)
         self.create_subscription(KeyframeRequest, f"{packets}/keyframe_request", self._on_request,
                                  qos.PUBLISH)
         self.get_logger().info(f"encoding {sub.topic_name} -> {packets} with {self._config}")

@@ -21,24 +21,15 @@ import os
 import secrets
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from seg_core.link import DEGRADED, DOWN, GOOD, STATE_NAMES, LinkConfig, LinkEstimator
 from seg_interfaces.msg import H264Packet, LinkProbe, LinkStatus
 from seg_ros import qos
-from seg_ros.node import PipelineNode, run
+from seg_ros.node import PipelineNode, run, stamp_seconds
 
-# Probes and replies: best effort (a lost probe must show as lost), a few in flight.
-PROBES = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
-# Cloud results: reliable (their publishers are), so a restarted cloud node is always matched again.
-RESULTS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 DIAG_LEVELS = {GOOD: DiagnosticStatus.OK, DEGRADED: DiagnosticStatus.WARN, DOWN: DiagnosticStatus.ERROR}
-
-
-def stamp_seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class LinkMonitorNode(PipelineNode):
@@ -77,16 +68,16 @@ class LinkMonitorNode(PipelineNode):
         self._sender = f"{self.get_fully_qualified_name()}#{os.getpid()}-{secrets.token_hex(3)}"
         self._seq = 0
         self._foreign_replies = 0
-        self._probe_pub = self.create_publisher(LinkProbe, "link/probe", PROBES)
+        self._probe_pub = self.create_publisher(LinkProbe, "link/probe", qos.PROBES)
         self._status_pub = self.create_publisher(LinkStatus, "link/status", qos.LATCHED)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(LinkProbe, "link/probe_reply", self._on_reply, PROBES)
+        self.create_subscription(LinkProbe, "link/probe_reply", self._on_reply, qos.PROBES)
         self.create_subscription(H264Packet, "camera/image_raw/h264", self._on_packet, qos.PACKETS)
         if p["cloud_results"] == "compressed":
             results = self.create_subscription(CompressedImage, "cloud/segmentation/labels/compressed",
-                                               self._on_result, RESULTS)
+                                               self._on_result, qos.RESULTS)
         else:
-            results = self.create_subscription(Image, "cloud/segmentation/labels", self._on_result, RESULTS)
+            results = self.create_subscription(Image, "cloud/segmentation/labels", self._on_result, qos.RESULTS)
         self._last_state: int | None = None
         self.create_timer(1.0 / p["probe_rate"], self._send_probe)
         self.create_timer(1.0 / p["status_rate"], self._publish_status)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -41,18 +40,9 @@ from seg_core.link import STATE_NAMES
 from seg_interfaces.msg import LabelInfo, LinkStatus, SegmentationStatus, VisionClass
 from seg_ros import qos
 from seg_ros.images import array_to_image, image_to_mono, image_to_rgb, png_to_labels
-from seg_ros.node import PipelineNode, run
+from seg_ros.node import PipelineNode, run, stamp_seconds
 
-# Camera frames and results: every frame counts here (unlike a segmenter, which wants only the
-# newest), so a few are queued; best effort, to match any publisher (local or a bridge's).
-INPUTS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
-# Segmentation results: reliable (their publishers are), so a restarted cloud node is always matched again.
-RESULTS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 LINK_UNKNOWN = 255
-
-
-def stamp_seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class SegmentationArbiterNode(PipelineNode):
@@ -113,15 +103,15 @@ class SegmentationArbiterNode(PipelineNode):
             header=Header(stamp=self.now_msg()), threshold=0.0,
             class_map=[VisionClass(class_id=i, class_name=n) for i, n in enumerate(CITYSCAPES_CLASSES)]))
 
-        self.create_subscription(Image, "camera/image_raw", self._on_camera, INPUTS)
+        self.subscribe_frames("camera/image_raw", self._on_camera, qos.QUEUED_FRAMES)
         if p["cloud_transport"] == "compressed":
             cloud = self.create_subscription(CompressedImage, "cloud/segmentation/labels/compressed",
-                                             self._on_cloud_png, RESULTS)
+                                             self._on_cloud_png, qos.RESULTS)
         else:
             cloud = self.create_subscription(Image, "cloud/segmentation/labels",
-                                             lambda m: self._on_labels(CLOUD, m), RESULTS)
+                                             lambda m: self._on_labels(CLOUD, m), qos.RESULTS)
         edge = self.create_subscription(Image, "edge/segmentation/labels",
-                                        lambda m: self._on_labels(EDGE, m), RESULTS)
+                                        lambda m: self._on_labels(EDGE, m), qos.RESULTS)
         for source in SOURCES:
             self.create_subscription(LabelInfo, f"{source}/segmentation/label_info",
                                      lambda m, s=source: self._on_label_info(s, m), qos.LATCHED)
@@ -144,6 +134,8 @@ class SegmentationArbiterNode(PipelineNode):
 
     # ---- inputs -------------------------------------------------------------------------------
     def _on_camera(self, msg: Image) -> None:
+        if self.rgb_or_none(msg) is None:  # no labels can be sized or overlaid for it
+            return
         self._camera_size = (msg.width, msg.height)
         self._check_silence()
         self._arbiter.add_frame(stamp_seconds(msg.header.stamp), msg, self._now())
@@ -151,13 +143,12 @@ class SegmentationArbiterNode(PipelineNode):
 
     def _on_cloud_png(self, msg: CompressedImage) -> None:
         if "png" not in msg.format.lower():
-            self.get_logger().error(f"dropping cloud labels: format '{msg.format}' is not PNG",
-                                    throttle_duration_sec=5.0)
+            self.log_problem(f"dropping cloud labels: format '{msg.format}' is not PNG")
             return
         try:
             labels = png_to_labels(bytes(msg.data))
         except ValueError as exc:
-            self.get_logger().error(f"dropping cloud labels: {exc}", throttle_duration_sec=5.0)
+            self.log_problem(f"dropping cloud labels: {exc}")
             return
         self._add(CLOUD, msg.header, labels)
 
@@ -165,7 +156,7 @@ class SegmentationArbiterNode(PipelineNode):
         try:
             labels = image_to_mono(msg)
         except ValueError as exc:
-            self.get_logger().error(f"dropping {source} labels: {exc}", throttle_duration_sec=5.0)
+            self.log_problem(f"dropping {source} labels: {exc}")
             return
         self._add(source, msg.header, labels)
 
@@ -263,7 +254,7 @@ class SegmentationArbiterNode(PipelineNode):
             try:
                 rgb = image_to_rgb(frame)
             except ValueError as exc:
-                self.get_logger().error(f"no overlay for this frame: {exc}", throttle_duration_sec=5.0)
+                self.log_problem(f"no overlay for this frame: {exc}")
             else:
                 if rgb.shape[:2] == labels.shape:
                     blended = overlay(rgb, labels, self.params["overlay_alpha"])

@@ -5,6 +5,9 @@ import numpy as np
 from sensor_msgs.msg import Image
 
 _CHANNELS = {"rgb8": 3, "bgr8": 3, "mono8": 1}
+# Largest image accepted (4096 x 4096, more than 4K UHD): a bigger one is refused before its
+# pixels are touched, so a stray 8K frame cannot stall or exhaust a node.
+MAX_PIXELS = 4096 * 4096
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
@@ -23,6 +26,10 @@ def image_to_mono(msg: Image) -> np.ndarray:
 
 
 def _pixels(msg: Image, channels: int) -> np.ndarray:
+    if msg.width == 0 or msg.height == 0:
+        raise ValueError(f"empty image ({msg.width}x{msg.height})")
+    if msg.width * msg.height > MAX_PIXELS:
+        raise ValueError(f"image {msg.width}x{msg.height} is larger than the {MAX_PIXELS} pixels accepted")
     row = msg.width * channels
     if msg.step < row:
         raise ValueError(f"image step {msg.step} is smaller than width*channels {row}")

@@ -13,7 +13,6 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from seg_core.classes import CITYSCAPES_CLASSES, colorize, overlay
-from seg_core.inference import Segmenter
 from seg_interfaces.msg import LabelInfo, VisionClass
 
 from . import qos
@@ -40,11 +39,9 @@ class SegmentationNode(PipelineNode):
     def __init__(self, name: str = "segmentation"):
         super().__init__(name)
         p = self.params
-        if not 0.0 <= p["overlay_alpha"] <= 1.0:
-            raise ValueError(f"overlay_alpha {p['overlay_alpha']} must be within 0..1")
-        if (p["input_width"] > 0) != (p["input_height"] > 0) or min(p["input_width"], p["input_height"]) < 0:
-            raise ValueError("input_width and input_height must both be > 0, or both 0 for the checkpoint's size")
+        self.check_parameters(p)
         input_size = (p["input_width"], p["input_height"]) if p["input_width"] > 0 else None
+        from seg_core.inference import Segmenter  # torch: seconds to import, after the cheap checks
         self._segmenter = Segmenter(p["model"], weights=p["weights"] or None, device=p["device"],
                                     input_size=input_size, backend=p["backend"],
                                     threads=p["threads"] or None)
@@ -52,7 +49,7 @@ class SegmentationNode(PipelineNode):
             self.get_logger().error(
                 f"MODEL {p['model']} HAS NO TRAINED WEIGHTS: its labels are noise. "
                 "Train it (python -m seg_core.train) or set the weights parameter.")
-        self.create_subscription(Image, "image", self._on_image, qos.LATEST_FRAME)
+        self.subscribe_frames("image", self._on_image)
         self._labels_pub = self.create_publisher(Image, "labels", qos.PUBLISH)
         self._mask_pub = self.create_publisher(Image, "color_mask", qos.PUBLISH) if p["publish_color_mask"] else None
         self._overlay_pub = self.create_publisher(Image, "overlay", qos.PUBLISH) if p["publish_overlay"] else None
@@ -65,6 +62,13 @@ class SegmentationNode(PipelineNode):
         self.get_logger().info(
             f"segmenting with {self._segmenter.model_name} on {self._segmenter.device} "
             f"({p['backend']}) at {self._segmenter.input_size[0]}x{self._segmenter.input_size[1]}")
+
+    def check_parameters(self, p: dict) -> None:
+        """Raise ValueError for a bad value, before the (slow) model load; subclasses add theirs."""
+        if not 0.0 <= p["overlay_alpha"] <= 1.0:
+            raise ValueError(f"overlay_alpha {p['overlay_alpha']} must be within 0..1")
+        if (p["input_width"] > 0) != (p["input_height"] > 0) or min(p["input_width"], p["input_height"]) < 0:
+            raise ValueError("input_width and input_height must both be > 0, or both 0 for the checkpoint's size")
 
     def should_process(self) -> bool:
         """Whether to segment the next image; subclasses may skip work (e.g. a standby model)."""
@@ -92,16 +96,12 @@ class SegmentationNode(PipelineNode):
         self.report_timing(msg.header, received, started, handed, labels.nbytes)
         self._publish_extras(msg.header, rgb, labels)
 
-    @staticmethod
-    def _wanted(publisher) -> bool:
-        return publisher is not None and publisher.get_subscription_count() > 0
-
     def _publish_extras(self, header, rgb, labels) -> None:
-        if self._wanted(self._png_pub):
+        if self.has_subscribers(self._png_pub):
             self.publish(self._png_pub, CompressedImage(header=header, format="mono8; png compressed",
                                                         data=labels_to_png(labels)))
-        if self._wanted(self._mask_pub):
+        if self.has_subscribers(self._mask_pub):
             self.publish(self._mask_pub, array_to_image(colorize(labels), header, "rgb8"))
-        if self._wanted(self._overlay_pub):
+        if self.has_subscribers(self._overlay_pub):
             blended = overlay(rgb, labels, self.params["overlay_alpha"])
             self.publish(self._overlay_pub, array_to_image(blended, header, "rgb8"))

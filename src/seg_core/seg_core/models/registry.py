@@ -6,18 +6,17 @@ in WEIGHTS_DIR as <name>.pt.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchvision.models import segmentation
 
 from ..classes import NUM_CLASSES
 from .carn import CARN
 from .enet import ENet
-from .icnet import ICNet
 
 MODEL_NAMES = ("deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "enet", "icnet")
 # name -> (scale, mobile): CARN and CARN-M at x2 and x4
@@ -41,7 +40,7 @@ class DeepLabV3Logits(nn.Module):
     torchvision checkpoints (minus ``aux_classifier.*``) load without renaming keys.
     """
 
-    def __init__(self, torchvision_model: segmentation.DeepLabV3):
+    def __init__(self, torchvision_model: nn.Module):
         super().__init__()
         self.backbone = torchvision_model.backbone
         self.classifier = torchvision_model.classifier
@@ -53,6 +52,10 @@ class DeepLabV3Logits(nn.Module):
 
 def build_model(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
     """Randomly initialised model whose forward maps N x 3 x H x W to N x C x H x W logits."""
+    # torchvision (and ICNet, built on its MobileNetV3) is imported only for the models that need
+    # it: its import costs seconds, which an ENet-only process need not pay at every start.
+    if name.startswith("deeplabv3_"):
+        from torchvision.models import segmentation
     if name == "deeplabv3_mobilenet_v3_large":
         tv = segmentation.deeplabv3_mobilenet_v3_large(
             weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False
@@ -66,6 +69,7 @@ def build_model(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
     if name == "enet":
         return ENet(num_classes)
     if name == "icnet":
+        from .icnet import ICNet
         return ICNet(num_classes)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
 
@@ -124,8 +128,17 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         raise WeightsError(f"weights file not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt or foreign files
-        raise WeightsError(f"cannot read weights file {path}: {exc}") from exc
+    except Exception as exc:  # torch raises several types for corrupt, foreign or unsafe files
+        text = str(exc)
+        found = re.search(r"(?:unsupported|Unsupported global:) (GLOBAL [^ ]+)", text)
+        if found:  # a pickle that would import and call Python code
+            raise WeightsError(f"refused to load {path}: it holds Python objects, not only tensors "
+                               f"({found.group(1)}); weights are loaded with weights_only=True, which "
+                               "never runs code from the file") from None
+        detail = text.split("WeightsUnpickler error:")[-1]
+        first = next((line.strip() for line in detail.splitlines() if line.strip()), type(exc).__name__)
+        raise WeightsError(f"cannot read weights file {path}: not a PyTorch checkpoint ({first})") from None
+
     if not isinstance(obj, dict):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, expected a state dict")
     if "state_dict" in obj:

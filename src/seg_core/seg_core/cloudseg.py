@@ -200,7 +200,7 @@ def goals(report: dict) -> list[dict]:
     gain = t1["sr_analytics"]["miou"] - t1["sr"]["miou"]
     psnr_gap = abs(t1["sr_analytics"]["psnr"] - t1["sr"]["psnr"])
     curve = report["bandwidth_curve"]
-    full = next(p for p in curve if p["method"] == "h264" and p["kbit_s"] >= 0.9 * DEFAULT_BITRATE / 1000)
+    full = [p for p in curve if p["method"] == "h264"][FULL_BITRATES.index(DEFAULT_BITRATE)]
     x4 = [p for p in curve if p["scale"] == 4 and p["method"] in ("sr", "sr_analytics")
           and full["kbit_s"] / p["kbit_s"] >= 10.0]
     best = max(x4, key=lambda p: p["miou"]) if x4 else None
@@ -237,19 +237,25 @@ def evaluate_sr(sr_name: str, weights: Path | None, data, bitrate: int | None,
 
 # ----------------------------------------------------------------------------- the report
 
-def build_report(test_data, drive_data, drive_every: int, runs: int, segmenter_threads: int,
-                 command: str) -> dict:
-    """Every measurement of docs/cloudseg.json, with the shipped models."""
-    torch.set_num_threads(segmenter_threads)
+def shipped_models() -> tuple[dict[str, Segmenter], dict[int, dict[str, Path]], Path | None]:
+    """The shipped segmenters (icnet, deeplabv3), the SR weights per scale (sr: before,
+    sr_analytics: after analytics-aware fine-tuning) and the x4 model trained without the codec
+    (None when not shipped); SystemExit naming what is missing."""
     segmenters = {"icnet": Segmenter("icnet"), "deeplabv3": Segmenter("deeplabv3_mobilenet_v3_large")}
-    for name, seg in segmenters.items():
-        if seg.untrained:
-            raise SystemExit(f"{seg.model_name} has no shipped weights: train and ship it first")
+    missing = [seg.model_name for seg in segmenters.values() if seg.untrained]
     sr_weights = {scale: {"sr": default_weights(name, "base"), "sr_analytics": default_weights(name)}
                   for scale, name in SR_MODELS.items()}
-    missing = [f"{SR_MODELS[s]} ({m})" for s, ws in sr_weights.items() for m, w in ws.items() if w is None]
+    missing += [f"{SR_MODELS[s]} ({m})" for s, ws in sr_weights.items() for m, w in ws.items() if w is None]
     if missing:
         raise SystemExit(f"no shipped weights for {', '.join(missing)}: train and ship them first")
+    return segmenters, sr_weights, default_weights(SR_MODELS[CLOUDSEG_SCALE], "clean")
+
+
+def build_report(test_data, drive_data, segmenters: dict[str, Segmenter], sr_weights: dict[int, dict[str, Path]],
+                 clean_sr: Path | None, drive_every: int, runs: int, command: str) -> dict:
+    """Every measurement of docs/cloudseg.json: ``segmenters`` has icnet and deeplabv3,
+    ``sr_weights`` the sr and sr_analytics weights per scale (2, 4), ``clean_sr`` the x4 model
+    trained without the codec (or None)."""
     icnet = {"icnet": segmenters["icnet"]}
     original, truth = test_data
     report = {
@@ -273,8 +279,7 @@ def build_report(test_data, drive_data, drive_every: int, runs: int, segmenter_t
         "bandwidth_curve": bandwidth_curve(drive_data, segmenters["icnet"], sr_weights, drive_every, "drive"),
     }
     report["lr_reuse"] = lr_reuse_rows(test_data, segmenters["icnet"], sr_weights[CLOUDSEG_SCALE]["sr_analytics"], runs)
-    clean = default_weights(SR_MODELS[CLOUDSEG_SCALE], "clean")
-    trained = {"h264": sr_weights[CLOUDSEG_SCALE]["sr"], **({"clean": clean} if clean else {})}
+    trained = {"h264": sr_weights[CLOUDSEG_SCALE]["sr"], **({"clean": clean_sr} if clean_sr else {})}
     report["sr_training_data"] = [
         {"trained_on": kind, **evaluate_sr(SR_MODELS[CLOUDSEG_SCALE], path, test_data, CLOUDSEG_BITRATE,
                                            segmenters["icnet"])[-1]}

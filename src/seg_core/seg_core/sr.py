@@ -22,7 +22,7 @@ from .codec import EncoderConfig, resize_rgb, round_trip, scaled_size
 from .datasets import IMAGENET_MEAN, IMAGENET_STD
 from .inference import Segmenter
 from .models import default_weights, load_sr_model, sr_scale, WeightsError
-from .scene import DrivingSequence
+from .scene import GENERATOR_VERSION, DrivingSequence
 
 DEFAULT_SR_CACHE = Path("out/sr_cache")
 # Generated drives: SR training uses seeds TRAIN_DRIVE_SEED and up, validation VAL_DRIVE_SEED;
@@ -135,9 +135,9 @@ class LowResSegmenter:
 def drive_frames(seed: int, count: int, size: tuple[int, int],
                  cache_dir: Path = DEFAULT_SR_CACHE) -> tuple[np.ndarray, np.ndarray]:
     """The first ``count`` frames of generated drive ``seed`` at ``size`` (w, h): (rgb N x H x W x 3,
-    labels N x H x W), rendered once into ``cache_dir``."""
+    labels N x H x W), rendered once into ``cache_dir`` (the generator version is in the name)."""
     w, h = size
-    path = Path(cache_dir) / f"drive{seed}-{w}x{h}-{count}.npz"
+    path = Path(cache_dir) / f"drive{seed}-{w}x{h}-v{GENERATOR_VERSION}-{count}.npz"
     if not path.is_file():
         seq = DrivingSequence(seed, w, h)
         frames = [seq.frame(i) for i in tqdm(range(count), desc=f"render drive {seed}", leave=False,

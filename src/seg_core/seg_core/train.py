@@ -661,9 +661,12 @@ def cmd_eval_sr(args) -> None:
 
 
 def cmd_cloudseg(args) -> None:
+    torch.set_num_threads(args.threads)
+    segmenters, sr_weights, clean_sr = cloudseg.shipped_models()
     test = test_images(args)
     drive = drive_frames(args.drive_seed, args.drive_frames, tuple(args.image_size), args.sr_cache)
-    report = cloudseg.build_report(test, drive, args.drive_every, args.runs, args.threads, command_line())
+    report = cloudseg.build_report(test, drive, segmenters, sr_weights, clean_sr, args.drive_every, args.runs,
+                                   command_line())
     cloudseg.write_report(report, Path(args.json), Path(args.markdown), Path(args.png))
     for goal in report["goals"]:
         print(f"{'met' if goal['met'] else 'NOT MET'}: {goal['goal']}: {goal['measured']}")

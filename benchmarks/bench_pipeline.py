@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 from seg_bringup.demo import run_demo, segmentation_model
@@ -49,9 +50,7 @@ def standalone_fps(model: dict, width: int, height: int, frames: int) -> dict:
         images = [resize_rgb(rgb, *scaled_size(width, height, 1.0 / scale)) for rgb in images]
         pipeline = LowResSegmenter(seg, SuperResolver(model["super_resolution"], model["sr_weights"]).upscale,
                                    scale, model["lr_reuse"])
-
-        def predict(lr):
-            return pipeline.predict(lr, (width, height))
+        predict = partial(pipeline.predict, target_size=(width, height))
     for rgb in images[:3]:
         predict(rgb)
     start = time.perf_counter()

@@ -13,7 +13,6 @@ as rendered, before any codec.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import statistics
 import time
@@ -25,17 +24,13 @@ import torch
 from tqdm import tqdm
 
 from .classes import IGNORE_ID, NUM_CLASSES
-from .codec import EncoderConfig
 from .inference import Segmenter
 from .losses import ssim
 from .metrics import ConfusionMatrix, psnr
 from .models import default_weights, sr_scale
 from .sr import (
-    SuperResolver, Upscaler, check_target, drive_frames, interpolation_upscaler, low_res_frames,
-    to_unit_tensor,
+    SuperResolver, Upscaler, check_target, interpolation_upscaler, low_res_frames, to_unit_tensor,
 )
-
-log = logging.getLogger(__name__)
 
 FPS = 30.0
 GOP = 30

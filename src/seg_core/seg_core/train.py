@@ -373,12 +373,17 @@ def sr_drive_data(args, seeds: list[int], every: int) -> tuple[np.ndarray, np.nd
     """(low-resolution, high-resolution, labels) frames of generated drives at ``--size``, every
     ``every``-th frame; the low-resolution ones were sent the way ``--lr-data`` says."""
     bitrate = args.bitrate if args.lr_data == "h264" else None
-    parts = []
-    for seed in tqdm(seeds, desc=f"drives ({args.lr_data})", dynamic_ncols=True):
+    kept = len(range(0, args.drive_frames, every))
+    arrays = None
+    for k, seed in enumerate(tqdm(seeds, desc=f"drives ({args.lr_data})", dynamic_ncols=True)):
         hr, labels = drive_frames(seed, args.drive_frames, tuple(args.size), args.sr_cache)
         lr, _ = low_res_frames(hr, sr_scale(args.model), bitrate)
-        parts.append((lr[::every], hr[::every], labels[::every]))
-    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
+        parts = (lr[::every], hr[::every], labels[::every])
+        if arrays is None:  # filled in place: the rendered drives are far larger than what is kept
+            arrays = tuple(np.empty((kept * len(seeds), *a.shape[1:]), a.dtype) for a in parts)
+        for out, part in zip(arrays, parts):
+            out[k * kept:(k + 1) * kept] = part
+    return arrays
 
 
 def sr_validation(model: nn.Module, lr: np.ndarray, hr: np.ndarray, labels: np.ndarray,

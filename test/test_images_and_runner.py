@@ -46,7 +46,7 @@ def test_runner_commands_match_the_graph():
     for side, specs in GRAPHS.items():
         for spec in specs:
             base = default_params_file(spec.params_from) if spec.params_from else None
-            cmd = node_command(spec, default_params_file(side), {"rate": "5.0"}, base_params_file=base)
+            cmd = node_command(spec, [f for f in (base, default_params_file(side)) if f], {"rate": "5.0"})
             assert cmd[0].endswith(f"lib/{spec.package}/{spec.executable}")
             assert f"__node:={spec.name}" in cmd and str(default_params_file(side)) in cmd
             assert all(f"{a}:={b}" in cmd for a, b in spec.remappings)
@@ -87,3 +87,25 @@ def test_labels_png_round_trip_is_lossless_and_small():
     assert np.array_equal(png_to_labels(data), labels)
     with pytest.raises(ValueError, match="single-channel"):
         png_to_labels(b"not a png")
+
+
+def test_profiles_lay_known_parameters_over_the_groups_files():
+    import yaml
+    from seg_bringup.graph import profiles
+    from seg_bringup.runner import config_dir, profile_file
+    assert profiles(config_dir()) == ["default", "cloudseg"]
+    assert all(profile_file(group, "default") is None for group in GRAPHS)
+    for profile in profiles(config_dir())[1:]:
+        for group in GRAPHS:
+            overlay = profile_file(group, profile)
+            if overlay is None:
+                continue
+            base = yaml.safe_load(default_params_file(group).read_text())
+            for node, params in yaml.safe_load(overlay.read_text()).items():
+                assert set(params["ros__parameters"]) <= set(base[node]["ros__parameters"]), (profile, node)
+    segmentation = next(s for s in group_nodes("cloud") if s.name == "segmentation")
+    cmd = node_command(segmentation, [default_params_file("cloud"), profile_file("cloud", "cloudseg")])
+    files = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--params-file"]
+    assert files == [str(default_params_file("cloud")), str(profile_file("cloud", "cloudseg"))]
+    with pytest.raises(ValueError, match="unknown profile 'fast'; choose from default, cloudseg"):
+        profile_file("edge", "fast")

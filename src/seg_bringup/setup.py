@@ -13,6 +13,7 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
+        *[("share/" + package_name + "/" + folder, glob(folder + "/*.yaml")) for folder in glob("config/profiles/*")],
     ],
     install_requires=["setuptools"],
     zip_safe=True,

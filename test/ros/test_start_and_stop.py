@@ -92,6 +92,8 @@ BAD_VALUES = [
     ("segmentation", "model", "segnet", "unknown model 'segnet'"),
     ("segmentation", "weights", "/nonexistent/model.pt", "weights file not found: /nonexistent/model.pt"),
     ("segmentation", "weights", "UNSAFE", "holds Python objects, not only tensors (GLOBAL posix.system)"),
+    ("segmentation", "super_resolution", "carn_x3", "unknown super-resolution model 'carn_x3'"),
+    ("segmentation", "lr_reuse", "true", "lr_reuse needs super_resolution"),
     ("link_probe_responder", "video_window_s", "0", "video_window_s 0.0 must be > 0"),
 ]
 

@@ -32,22 +32,32 @@ from rclpy.executors import SingleThreadedExecutor
 
 from seg_core.classes import colorize
 
+from .graph import DEFAULT_PROFILE
 from .link_shaper import LinkShaper
 from .observer import Frame, PipelineObserver
-from .runner import Graph, Host, default_params_file, parse_overrides
+from .runner import Graph, Host, default_params_file, parse_overrides, profile_file
 
 
 def segmentation_model(overrides: dict[str, dict[str, str]], node: str = "segmentation",
-                       group: str = "cloud") -> dict:
-    """Which model a segmentation node (the cloud's by default) will run and whether it has trained weights."""
+                       group: str = "cloud", profile: str = DEFAULT_PROFILE) -> dict:
+    """Which model a segmentation node (the cloud's by default) will run and whether it has trained
+    weights; with super_resolution, the SR model and its weights too."""
     from seg_core.models import default_weights
     params = yaml.safe_load(default_params_file(group).read_text())[node]["ros__parameters"]
+    overlay = profile_file(group, profile)
+    if overlay is not None:
+        params.update(yaml.safe_load(overlay.read_text()).get(node, {}).get("ros__parameters", {}))
     params.update(overrides.get(node, {}))
     weights = params.get("weights") or default_weights(params["model"])
     size = (int(params["input_width"]), int(params["input_height"]))
-    return {"model": params["model"], "weights": str(weights) if weights else None,
-            "untrained": not weights, "backend": params["backend"], "threads": int(params["threads"]),
-            "input_size": list(size) if size[0] > 0 else None}
+    model = {"model": params["model"], "weights": str(weights) if weights else None,
+             "untrained": not weights, "backend": params["backend"], "threads": int(params["threads"]),
+             "input_size": list(size) if size[0] > 0 else None}
+    if params.get("super_resolution"):
+        sr_weights = params.get("sr_weights") or default_weights(params["super_resolution"])
+        model.update(super_resolution=params["super_resolution"], sr_weights=str(sr_weights) if sr_weights else None,
+                     lr_reuse=str(params.get("lr_reuse")).lower() == "true")
+    return model
 
 
 # ---------------------------------------------------------------------------------------- scenario
@@ -305,19 +315,20 @@ def wait_until(predicate, graph: Graph, timeout: float, what: str, log_file: Pat
 
 def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], startup_timeout: float,
              log=print, nodes: list[str] | None = None, outputs: str = "/segmentation",
-             hosts: dict[str, Host] | None = None, watch_overlay: bool = True, model: dict | None = None) -> dict:
-    """Run the edge and cloud groups (or only `nodes` of them) in one DDS domain and watch
+             hosts: dict[str, Host] | None = None, watch_overlay: bool = True, model: dict | None = None,
+             profile: str = DEFAULT_PROFILE) -> dict:
+    """Run the edge and cloud groups (or only `nodes` of them) with parameter `profile` in one DDS domain and watch
     `outputs`/labels for `duration` s after the first ones (and the overlay for the strip and the
     video unless watch_overlay is False). `model` describes the model behind `outputs`
     (segmentation_model(); default: the cloud's). Used by benchmarks/bench_pipeline.py."""
     out.mkdir(parents=True, exist_ok=True)
-    model = model or segmentation_model(overrides)
+    model = model or segmentation_model(overrides, profile=profile)
     watching = Observing([int(os.environ.get("ROS_DOMAIN_ID", "0"))], watch_overlay, outputs)
     observer = watching.observer
     log_file = out / "nodes.log"
     try:
         with open(log_file, "w") as node_log, Graph(["edge", "cloud"], overrides, output=node_log,
-                                                    hosts=hosts) as graph:
+                                                    hosts=hosts, profile=profile) as graph:
             for name in nodes or [None]:
                 graph.start(name)
             log(f"demo: started {', '.join(graph.processes)}; waiting for the first labels ({log_file})")
@@ -332,6 +343,7 @@ def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], s
     finally:
         watching.close()
     summary["model"] = model
+    summary["profile"] = profile
     summary["files"] = {
         "strip_png": str(out / "strip.png") if write_strip(frames, out / "strip.png") else None,
         "overlay_mp4": (str(out / "overlay.mp4") if watch_overlay and
@@ -357,10 +369,11 @@ def split_hosts(domains: tuple[int, int], split_cores: bool) -> dict[str, Host]:
 
 def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, str]],
                  domains: tuple[int, int], split_cores: bool = True, startup_timeout: float = 180.0,
-                 log=print) -> dict:
-    """Start both sides, wait until the cloud serves, play the phases, write the pictures."""
+                 log=print, profile: str = DEFAULT_PROFILE) -> dict:
+    """Start both sides (with parameter `profile`), wait until the cloud serves, play the phases,
+    write the pictures."""
     out.mkdir(parents=True, exist_ok=True)
-    model = segmentation_model(overrides)
+    model = segmentation_model(overrides, profile=profile)
     if model["untrained"]:
         log(f"WARNING: {model['model']} has NO TRAINED WEIGHTS; the masks below are noise.")
     cloud_port = free_port()
@@ -374,7 +387,8 @@ def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, 
     marks: list[tuple[Phase, int, int]] = []
     try:
         with open(log_file, "w") as node_log, Graph(["edge", "edge_bridge", "cloud", "cloud_bridge"], overrides,
-                                                    output=node_log, hosts=split_hosts(domains, split_cores)) as graph:
+                                                    output=node_log, hosts=split_hosts(domains, split_cores),
+                                                    profile=profile) as graph:
             graph.start()
             log(f"demo: edge and cloud started (DDS domains {domains[0]} and {domains[1]}"
                 f"{', CPU cores split' if split_cores else ''}); waiting until the cloud serves ({log_file})")
@@ -408,6 +422,7 @@ def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, 
         sent = [(s, t["h264_encoder"].output_bytes) for s, t in observer.timings.items() if "h264_encoder" in t]
     write_timeline(frames, sent, marks, marks[0][1], out / "timeline.png")
     summary["model"] = model
+    summary["profile"] = profile
     summary["scenario"] = scenario_figures(frames, marks)
     summary["files"] = {
         "timeline_png": str(out / "timeline.png"),
@@ -459,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="DDS domains of the two sides (default: ROS_DOMAIN_ID and the next one)")
     parser.add_argument("--shared-cores", action="store_true", help="do not pin each side to its own cores")
     parser.add_argument("--startup-timeout", type=float, default=180.0)
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help="parameter profile, e.g. cloudseg (low-resolution stream, super-resolution in the cloud)")
     args = parser.parse_args(argv)
     try:
         phases = load_scenario(args.scenario or default_scenario())
@@ -468,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     base = int(os.environ.get("ROS_DOMAIN_ID", "0"))
     domains = tuple(args.domains) if args.domains else (base, base + 1)
     try:
-        summary = run_scenario(phases, args.out, overrides, domains, not args.shared_cores, args.startup_timeout)
+        summary = run_scenario(phases, args.out, overrides, domains, not args.shared_cores, args.startup_timeout,
+                               profile=args.profile)
     except RuntimeError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1

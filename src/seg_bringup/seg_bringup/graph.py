@@ -1,14 +1,21 @@
-"""The node graph: groups of nodes, each with its parameter file config/<group>.yaml.
+"""The node graph: groups of nodes, each with its parameter file config/<group>.yaml, and profiles.
 
 One definition read by the launch files and by the runner. The edge and cloud groups talk over
 DDS (one host or a LAN); the *_bridge groups carry the WAN topics over Zenoh instead. `record`
 records a topic preset into a bag; `replay` plays a bag into the encoder, decoder, segmentation
 and arbiter, which read their own side's parameter file first (`params_from`), so a replay runs
 the models as they ran live.
+
+A profile is a folder of parameter files, config/profiles/<profile>/<group>.yaml, each laid over
+the group's own file (later files win): `cloudseg` streams at low resolution and super-resolves
+in the cloud. The default profile changes nothing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_PROFILE = "default"
 
 
 @dataclass(frozen=True)
@@ -23,15 +30,19 @@ class NodeSpec:
 CAMERA_IMAGE = "/camera/image_raw"
 CAMERA_PACKETS = CAMERA_IMAGE + "/h264"
 CLOUD_IMAGE = "/cloud/image_raw"
+CLOUD_CAMERA_INFO = "/cloud/camera_info"
 
 ENCODER = NodeSpec("seg_edge", "h264_encoder", "h264_encoder", (("image", CAMERA_IMAGE),))
 ARBITER = NodeSpec("seg_edge", "segmentation_arbiter", "segmentation_arbiter")
 DECODER = NodeSpec("seg_cloud", "h264_decoder", "h264_decoder", (
     ("packets", CAMERA_PACKETS),
     ("image", CLOUD_IMAGE),
+    ("camera_info", CLOUD_CAMERA_INFO),
 ))
 SEGMENTATION = NodeSpec("seg_cloud", "segmentation", "segmentation", (
     ("image", CLOUD_IMAGE),
+    ("camera_info", CLOUD_CAMERA_INFO),
+    ("image_sr", "/cloud/image_sr"),
     ("labels", "/cloud/segmentation/labels"),
     ("color_mask", "/cloud/segmentation/color_mask"),
     ("overlay", "/cloud/segmentation/overlay"),
@@ -77,3 +88,20 @@ def group_nodes(group: str) -> tuple[NodeSpec, ...]:
     if group not in GRAPHS:
         raise ValueError(f"unknown node group '{group}'; choose from {', '.join(GRAPHS)}")
     return GRAPHS[group]
+
+
+def profiles(config_dir: Path) -> list[str]:
+    """The profiles config_dir (a config/ folder) offers, the default first."""
+    folder = Path(config_dir) / "profiles"
+    return [DEFAULT_PROFILE] + sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() \
+        else [DEFAULT_PROFILE]
+
+
+def profile_params_file(config_dir: Path, profile: str, group: str) -> Path | None:
+    """The parameter file ``profile`` lays over config/<group>.yaml, or None when it leaves the
+    group as it is (always for the default profile); ValueError for an unknown profile."""
+    known = profiles(config_dir)
+    if profile not in known:
+        raise ValueError(f"unknown profile '{profile}'; choose from {', '.join(known)}")
+    path = Path(config_dir) / "profiles" / profile / f"{group}.yaml"
+    return path if profile != DEFAULT_PROFILE and path.is_file() else None

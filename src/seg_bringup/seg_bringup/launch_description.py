@@ -12,7 +12,7 @@ from launch_ros.substitutions import FindPackageShare
 
 from seg_bag.presets import PRESETS, default_bag_name, play_command, record_command
 
-from .graph import NodeSpec, group_nodes
+from .graph import DEFAULT_PROFILE, NodeSpec, group_nodes, profile_params_file
 
 TRUE = ("true", "1", "yes")
 
@@ -40,13 +40,28 @@ def _record(context, side: str) -> list:
 
 def side_launch_description(side: str) -> LaunchDescription:
     """The `side` group's nodes, plus its Zenoh bridge unless bridge:=false (plain DDS between hosts),
-    plus `ros2 bag record` with record:=true."""
+    plus `ros2 bag record` with record:=true; profile:=NAME lays config/profiles/NAME/<group>.yaml
+    over the parameter files."""
     groups = [(side, LaunchConfiguration("params_file"), None),
               (f"{side}_bridge", LaunchConfiguration("bridge_params_file"),
                IfCondition(LaunchConfiguration("bridge")))]
-    actions = [
+    config_dir = Path(get_package_share_directory("seg_bringup")) / "config"
+
+    def nodes(context) -> list:
+        profile = LaunchConfiguration("profile").perform(context)
+        actions = []
+        for group, params_file, condition in groups:
+            overlay = profile_params_file(config_dir, profile, group)
+            for spec in group_nodes(group):
+                actions.append(_node(spec, [params_file] + ([str(overlay)] if overlay else []), condition))
+        return actions
+
+    return LaunchDescription([
         DeclareLaunchArgument("params_file", default_value=_config(side),
                               description=f"parameter file for the {side} nodes"),
+        DeclareLaunchArgument("profile", default_value=DEFAULT_PROFILE,
+                              description="parameter profile laid over the parameter files, e.g. cloudseg "
+                                          "(low-resolution stream, super-resolution in the cloud)"),
         DeclareLaunchArgument("bridge", default_value="true",
                               description="carry the WAN topics over Zenoh; false: plain DDS between hosts"),
         DeclareLaunchArgument("bridge_params_file", default_value=_config(f"{side}_bridge"),
@@ -60,11 +75,8 @@ def side_launch_description(side: str) -> LaunchDescription:
         DeclareLaunchArgument("record_dir", default_value="",
                               description=f"bag folder to create; empty: rosbag2_{side}_YYYY_MM_DD-HH_MM_SS"),
         OpaqueFunction(function=_record, args=[side], condition=IfCondition(LaunchConfiguration("record"))),
-    ]
-    for group, params_file, condition in groups:
-        for spec in group_nodes(group):
-            actions.append(_node(spec, [params_file], condition))
-    return LaunchDescription(actions)
+        OpaqueFunction(function=nodes),
+    ])
 
 
 def _player_defaults() -> dict:

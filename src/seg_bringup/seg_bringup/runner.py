@@ -1,12 +1,13 @@
 """Starts node groups as separate processes, the way `ros2 launch` would, without launch installed.
 
     python -m seg_bringup.runner edge cloud --set camera.rate=15 --duration 30
+    python -m seg_bringup.runner edge cloud --profile cloudseg   # low-resolution stream + super-resolution
     python -m seg_bringup.runner edge edge_bridge      # on the robot, talking to the cloud over Zenoh
     python -m seg_bringup.runner edge cloud record --set bag_recorder.output=bags/run1   # ... recorded
     python -m seg_bringup.runner replay --set bag_player.bag=bags/run1                  # labels again
 
-Same executables, parameter files (config/<group>.yaml) and remappings as launch/<side>.launch.py
-(both read graph.py).
+Same executables, parameter files (config/<group>.yaml, with a profile's laid over them) and
+remappings as launch/<side>.launch.py (both read graph.py).
 """
 from __future__ import annotations
 
@@ -22,21 +23,30 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from .graph import GRAPHS, NodeSpec, group_nodes
+from .graph import DEFAULT_PROFILE, GRAPHS, NodeSpec, group_nodes, profile_params_file
+
+
+def config_dir() -> Path:
+    return Path(get_package_share_directory("seg_bringup")) / "config"
 
 
 def default_params_file(group: str) -> Path:
-    return Path(get_package_share_directory("seg_bringup")) / "config" / f"{group}.yaml"
+    return config_dir() / f"{group}.yaml"
 
 
-def node_command(spec: NodeSpec, params_file: Path, overrides: dict[str, str] | None = None,
-                 log_level: str = "info", base_params_file: Path | None = None) -> list[str]:
-    """The node's command line; `base_params_file` (its params_from group's file) is read before params_file."""
+def profile_file(group: str, profile: str) -> Path | None:
+    """The parameter file ``profile`` lays over the group's (None: nothing to lay over)."""
+    return profile_params_file(config_dir(), profile, group)
+
+
+def node_command(spec: NodeSpec, params_files: Path | list[Path], overrides: dict[str, str] | None = None,
+                 log_level: str = "info") -> list[str]:
+    """The node's command line; several parameter files are read in order (later ones win)."""
     exe = Path(get_package_prefix(spec.package)) / "lib" / spec.package / spec.executable
     if not exe.exists():
         raise FileNotFoundError(f"executable {exe} not found; build the workspace (scripts/setup.sh)")
     cmd = [str(exe), "--ros-args", "-r", f"__node:={spec.name}"]
-    for path in ([base_params_file] if base_params_file else []) + [params_file]:
+    for path in params_files if isinstance(params_files, list) else [params_files]:
         cmd += ["--params-file", str(path)]
     cmd += ["--log-level", log_level]
     for src, dst in spec.remappings:
@@ -70,12 +80,13 @@ class Graph:
 
     Nothing runs until start(); leaving a `with Graph(...)` block stops every node. `hosts` maps a
     node name or a group name to the Host its processes run on (a node's own entry wins).
+    `profile` lays config/profiles/<profile>/<group>.yaml over each group's parameter file.
     """
 
     def __init__(self, groups: list[str], overrides: dict[str, dict[str, str]] | None = None,
                  params_files: dict[str, Path] | None = None, log_level: str = "info",
                  env: dict[str, str] | None = None, output=sys.stdout,
-                 hosts: dict[str, Host] | None = None):
+                 hosts: dict[str, Host] | None = None, profile: str = DEFAULT_PROFILE):
         overrides = overrides or {}
         known = {spec.name for group in groups for spec in group_nodes(group)}
         unknown = set(overrides) - known
@@ -83,14 +94,15 @@ class Graph:
             raise ValueError(f"overrides name unknown nodes {sorted(unknown)}; nodes: {sorted(known)}")
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self._launch: dict[str, tuple[list[str], dict[str, str]]] = {}
-        def params_file(group: str) -> Path:
-            return (params_files or {}).get(group) or default_params_file(group)
+        def group_files(group: str) -> list[Path]:   # the group's file and its profile's over it
+            own = (params_files or {}).get(group) or default_params_file(group)
+            return [own] + [f for f in [profile_file(group, profile)] if f is not None]
 
         for group in groups:
             for spec in group_nodes(group):
                 host = (hosts or {}).get(spec.name) or (hosts or {}).get(group) or Host()
-                cmd = node_command(spec, params_file(group), overrides.get(spec.name), log_level,
-                                   params_file(spec.params_from) if spec.params_from else None)
+                files = (group_files(spec.params_from) if spec.params_from else []) + group_files(group)
+                cmd = node_command(spec, files, overrides.get(spec.name), log_level)
                 self._launch[spec.name] = (host.prefix + cmd, {**base_env, **host.env})
         self._output = output
         self.processes: dict[str, subprocess.Popen] = {}
@@ -144,12 +156,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a parameter of one node (repeatable)")
     parser.add_argument("--params-file", action="append", default=[], metavar="GROUP=PATH",
                         help="use another parameter file for a group")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help="parameter profile laid over the groups' files, e.g. cloudseg")
     parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0 = until Ctrl-C")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     try:
         files = {k: Path(v) for k, _, v in (item.partition("=") for item in args.params_file)}
-        graph = Graph(args.groups, parse_overrides(args.set), files, args.log_level)
+        graph = Graph(args.groups, parse_overrides(args.set), files, args.log_level, profile=args.profile)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     stop = threading.Event()

@@ -1,7 +1,15 @@
-"""H.264 decoder node: <image>/h264 packets -> Image; asks for a keyframe when it cannot decode."""
+"""H.264 decoder node: <image>/h264 packets -> Image + CameraInfo; asks for a keyframe when it
+cannot decode.
+
+Each decoded image is published with a camera_info of the same header, as a camera driver
+publishes its pair: width and height are the original image's (from the packet), binning_x/y how
+many times smaller the decoded image is (1 unless the edge sends a downscaled stream), so a
+subscriber knows the camera's size, e.g. to return results at it. The calibration is not sent,
+so K, D, R and P are zero ("uncalibrated").
+"""
 from __future__ import annotations
 
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from seg_core.codec import DecodeError, H264Decoder
@@ -26,6 +34,7 @@ class H264DecoderNode(PipelineNode):
         self._request_pub = self.create_publisher(
             KeyframeRequest, f"{sub.topic_name}/keyframe_request", qos.PUBLISH)
         self._image_pub = self.create_publisher(Image, "image", qos.PUBLISH)
+        self._info_pub = self.create_publisher(CameraInfo, "camera_info", qos.PUBLISH)
         self._last_request = None
         self.get_logger().info(f"decoding {sub.topic_name} -> {self._image_pub.topic_name}")
 
@@ -50,8 +59,16 @@ class H264DecoderNode(PipelineNode):
             return
         image = array_to_image(rgb, msg.header, "rgb8")
         handed = self.now_msg()
+        self.publish(self._info_pub, camera_info(msg, image.width, image.height))
         if self.publish(self._image_pub, image):
             self.report_timing(msg.header, received, started, handed, len(image.data))
+
+
+def camera_info(packet: H264Packet, width: int, height: int) -> CameraInfo:
+    """The camera_info of a ``width`` x ``height`` image decoded from ``packet``."""
+    full_w, full_h = (packet.width, packet.height) if packet.width > 0 and packet.height > 0 else (width, height)
+    return CameraInfo(header=packet.header, width=full_w, height=full_h,
+                      binning_x=max(1, round(full_w / width)), binning_y=max(1, round(full_h / height)))
 
 
 def main(args=None):

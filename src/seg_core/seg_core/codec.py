@@ -168,6 +168,13 @@ def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     return frame.reformat(width, height, interpolation=interpolation).to_ndarray()
 
 
+def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """The even (H.264 4:2:0) size a ``width`` x ``height`` frame is sent at after ``scale``."""
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"scale {scale} must be within (0, 1]")
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
 def _nal_units(data: bytes) -> list[tuple[int, bytes]]:
     """Split an Annex B stream into (nal_unit_type, unit including its start code)."""
     starts = []
@@ -350,3 +357,15 @@ class H264Decoder:
         self._ctx = _new_decoder_context()
         self._waiting = True
         return DecodeError(reason + "; waiting for the next keyframe")
+
+
+def round_trip(frames, config: EncoderConfig, scale: float = 1.0):
+    """Send ``frames`` (rgb8, one size) as the edge encoder does: downscale by ``scale``, encode as
+    one H.264 stream, decode. Yields (decoded rgb8 at the sent size, packet bytes) per frame."""
+    encoder = decoder = None
+    for rgb in frames:
+        if encoder is None:
+            encoder = H264Encoder(*scaled_size(rgb.shape[1], rgb.shape[0], scale), config)
+            decoder = H264Decoder()
+        frame = encoder.encode(resize_rgb(rgb, encoder.width, encoder.height))
+        yield decoder.decode(frame.data, frame.keyframe, frame.pts), len(frame.data)

@@ -15,6 +15,7 @@ from .datasets import IMAGENET_MEAN, IMAGENET_STD
 from .models import (
     DEFAULT_INPUT_SIZE, MODEL_NAMES, build_model, default_weights, load_weights,
 )
+from .models.icnet import ICNet
 from .onnx_export import INPUT_NAME, export_onnx, onnx_input_size, ort_session
 
 log = logging.getLogger(__name__)
@@ -100,24 +101,47 @@ class Segmenter:
             tmp.replace(cached)
         return ort_session(cached, threads)
 
-    def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """Labels (uint8 H x W train ids) for an rgb8 H x W x 3 image, at the image's size."""
-        if not isinstance(rgb, np.ndarray):
-            raise ValueError(f"expected a numpy array, got {type(rgb).__name__}")
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected an H x W x 3 uint8 rgb image, got {rgb.dtype} {rgb.shape}")
-        if rgb.shape[0] == 0 or rgb.shape[1] == 0:
-            raise ValueError(f"empty image {rgb.shape}")
-        height, width = rgb.shape[:2]
-        resized = cv2.resize(rgb, self.input_size, interpolation=cv2.INTER_LINEAR)
-        x = ((resized.astype(np.float32) - self._mean) * self._inv_std).transpose(2, 0, 1)[None]
-        labels = self._argmax(np.ascontiguousarray(x))
-        return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+    @property
+    def reuses_low_res(self) -> bool:
+        """Whether predict() takes the low-resolution frame an image was super-resolved from."""
+        return self.backend == "torch" and isinstance(self.net, ICNet)
 
-    def _argmax(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, rgb: np.ndarray, low_res: np.ndarray | None = None,
+                output_size: tuple[int, int] | None = None) -> np.ndarray:
+        """Labels (uint8 H x W train ids) for an rgb8 H x W x 3 image, at the image's size or at
+        ``output_size`` (w, h). ``low_res``: the frame ``rgb`` was super-resolved from, fed to
+        the model's low-resolution branch instead of a downsized ``rgb`` (see reuses_low_res)."""
+        _check_image(rgb)
+        height, width = rgb.shape[:2]
+        x = self._network_input(rgb, self.input_size)
+        low = None
+        if low_res is not None:
+            if not self.reuses_low_res:
+                raise ValueError(f"{self.model_name} ({self.backend}) cannot take a low-resolution frame")
+            _check_image(low_res)
+            low = self._network_input(low_res, (self.input_size[0] // 2, self.input_size[1] // 2))
+        labels = self._argmax(x, low)
+        return cv2.resize(labels, output_size or (width, height), interpolation=cv2.INTER_NEAREST)
+
+    def _network_input(self, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        resized = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+        x = ((resized.astype(np.float32) - self._mean) * self._inv_std).transpose(2, 0, 1)[None]
+        return np.ascontiguousarray(x)
+
+    def _argmax(self, x: np.ndarray, low: np.ndarray | None) -> np.ndarray:
         if self.backend == "onnx":
             logits = self.session.run(None, {INPUT_NAME: x})[0]
             return logits[0].argmax(axis=0).astype(np.uint8)
         with torch.inference_mode():
             t = torch.from_numpy(x).to(self.device).contiguous(memory_format=torch.channels_last)
-            return self.net(t)[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
+            args = (t,) if low is None else (t, torch.from_numpy(low).to(self.device))
+            return self.net(*args)[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
+
+
+def _check_image(rgb) -> None:
+    if not isinstance(rgb, np.ndarray):
+        raise ValueError(f"expected a numpy array, got {type(rgb).__name__}")
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 uint8 rgb image, got {rgb.dtype} {rgb.shape}")
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ValueError(f"empty image {rgb.shape}")

@@ -1,5 +1,6 @@
-"""Segmentation losses: cross-entropy (optionally class-weighted or hard-pixel mined),
-soft-Jaccard (IoU) and pixel-wise distillation."""
+"""Losses: segmentation (cross-entropy, optionally class-weighted or hard-pixel mined, soft-Jaccard
+(IoU), pixel-wise distillation) and super-resolution (L1 + SSIM, and the analytics-aware loss that
+keeps a segmenter's view of SR frames close to its view of the original)."""
 from __future__ import annotations
 
 import numpy as np
@@ -84,14 +85,64 @@ def segmentation_loss(
 def distillation_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
-    target: torch.Tensor,
+    target: torch.Tensor | None,
     temperature: float,
     ignore_index: int = IGNORE_ID,
 ) -> torch.Tensor:
-    """Pixel-wise KL(teacher || student) at ``temperature``, scaled by T^2 (Hinton et al.)."""
+    """Pixel-wise KL(teacher || student) at ``temperature``, scaled by T^2 (Hinton et al.), over
+    the pixels whose ``target`` is not ignored (all pixels when ``target`` is None)."""
     t = temperature
     log_student = F.log_softmax(student_logits.float() / t, dim=1)
     log_teacher = F.log_softmax(teacher_logits.float() / t, dim=1)
     kl = (log_teacher.exp() * (log_teacher - log_student)).sum(dim=1)
+    if target is None:
+        return kl.mean() * t * t
     valid = target != ignore_index
     return kl[valid].mean() * t * t if valid.any() else kl.sum() * 0.0
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Mean structural similarity (Wang et al. 2004) of N x C x H x W images in [0, 1]: Gaussian
+    window, per channel, over the positions where the window fits inside the image."""
+    if x.shape != y.shape:
+        raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+    x, y = x.float(), y.float()
+    channels = x.shape[1]
+    g = torch.exp(-((torch.arange(window, dtype=torch.float32, device=x.device) - window // 2) ** 2)
+                  / (2 * sigma ** 2))
+    g = g / g.sum()
+    kernel = (g[:, None] * g[None, :]).expand(channels, 1, window, window)
+
+    def blur(z):
+        return F.conv2d(z, kernel, groups=channels)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return (((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))).mean()
+
+
+def sr_loss(sr: torch.Tensor, hr: torch.Tensor, ssim_weight: float = 0.84) -> torch.Tensor:
+    """(1 - w) L1 + w (1 - SSIM), the mix Zhao et al. (2017, "Loss Functions for Image Restoration
+    with Neural Networks") found best, on images in [0, 1]."""
+    return (1.0 - ssim_weight) * F.l1_loss(sr, hr) + ssim_weight * (1.0 - ssim(sr, hr))
+
+
+def analytics_sr_loss(
+    sr_logits: torch.Tensor,
+    hr_logits: torch.Tensor,
+    target: torch.Tensor | None,
+    sr: torch.Tensor,
+    hr: torch.Tensor,
+    ce_weight: float = 0.5,
+    pixel_weight: float = 1.0,
+    ignore_index: int = IGNORE_ID,
+) -> torch.Tensor:
+    """Analytics-aware SR loss (CloudSeg, section 3.1): how differently the segmenter sees the SR
+    frame and the original (pixel-wise KL of its outputs), plus cross-entropy on the SR frame
+    where labels exist (``target`` None: none), plus ``pixel_weight`` times sr_loss so the
+    image quality holds."""
+    loss = distillation_loss(sr_logits, hr_logits, None, 1.0)
+    if target is not None and ce_weight and (target != ignore_index).any():
+        loss = loss + ce_weight * F.cross_entropy(sr_logits.float(), target, ignore_index=ignore_index)
+    return loss + pixel_weight * sr_loss(sr, hr)

@@ -1,4 +1,4 @@
-"""Confusion-matrix segmentation metrics: per-class IoU, mean IoU and pixel accuracy."""
+"""Segmentation metrics (confusion matrix: per-class IoU, mean IoU, pixel accuracy) and PSNR."""
 from __future__ import annotations
 
 import math
@@ -115,3 +115,13 @@ def _finite(value: float) -> float | None:
 
 def _pct(value: float) -> str:
     return "   n/a" if math.isnan(value) else f"{100 * value:6.2f}"
+
+
+def psnr(image: np.ndarray, reference: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of a uint8 image against a reference of its shape
+    (inf when they are equal)."""
+    if image.shape != reference.shape or image.dtype != np.uint8 or reference.dtype != np.uint8:
+        raise ValueError(f"need two uint8 images of one shape, got {image.dtype} {image.shape} "
+                         f"and {reference.dtype} {reference.shape}")
+    mse = float(np.mean((image.astype(np.float64) - reference.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)

@@ -7,6 +7,10 @@
     python -m seg_core.train prune --model enet --weights out/enet.pt --sparsity 0.7 --out out/enet.pruned.pt
     python -m seg_core.train ship --model enet --weights out/enet.pt
     python -m seg_core.train table
+    python -m seg_core.train train-sr --model carn_m_x4 --channels 16 --patch 32 32 --out out/carn_m_x4.pt
+    python -m seg_core.train train-sr --model carn_m_x4 --init out/carn_m_x4.pt --segmenter icnet --out out/carn_m_x4.tuned.pt
+    python -m seg_core.train eval-sr --model carn_m_x4 --segmenter icnet
+    python -m seg_core.train cloudseg
 """
 from __future__ import annotations
 
@@ -31,17 +35,20 @@ from torch.nn.utils import prune as torch_prune
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from . import datasets
+from . import cloudseg, datasets
 from .bench import (
     count_flops, count_parameters, gzip_size, median_latency_ms, state_dict_bytes,
 )
 from .classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES
-from .losses import LOSS_NAMES, distillation_loss, enet_class_weights, segmentation_loss
-from .metrics import ConfusionMatrix
+from .inference import Segmenter
+from .losses import (
+    LOSS_NAMES, analytics_sr_loss, distillation_loss, enet_class_weights, segmentation_loss, sr_loss, ssim,
+)
+from .metrics import ConfusionMatrix, psnr
 from .models import (
-    DEFAULT_INPUT_SIZE, MANIFEST_PATH, MODEL_NAMES, WEIGHTS_DIR, WeightsError, apply_state_dict,
-    backbone_prefixes, build_model, default_weights, head_prefixes, load_weights, read_checkpoint,
-    save_checkpoint,
+    DEFAULT_INPUT_SIZE, MANIFEST_PATH, MODEL_NAMES, SR_DEFAULT_CHANNELS, SR_MODEL_NAMES, WEIGHTS_DIR,
+    WeightsError, apply_state_dict, backbone_prefixes, build_model, build_sr_model, default_weights,
+    head_prefixes, load_sr_model, load_weights, read_checkpoint, save_checkpoint, sr_scale,
 )
 from .onnx_export import (
     INPUT_NAME, export_onnx, max_abs_difference, ort_session, quantize_int8,
@@ -50,6 +57,10 @@ from .scene_cache import (
     AUGMENTATIONS, DEFAULT_CACHE_DIR, SceneArrays, cached_scenes, training_transform,
 )
 from .sources import SourceConfig
+from .sr import (
+    DEFAULT_SR_CACHE, TRAIN_DRIVE_SEED, VAL_DRIVE_SEED, SRPairs, drive_frames, low_res_frames,
+    segmenter_logits, to_rgb8, to_unit_tensor,
+)
 
 log = logging.getLogger("seg_core.train")
 
@@ -220,14 +231,15 @@ def training_class_weights(args, train_set: Dataset) -> torch.Tensor | None:
     return weights
 
 
-def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
-        resume: str | None = None) -> list[dict]:
-    """Run ``args.steps`` optimiser steps, checkpointing the training state to ``state_path``.
+def fit(args, model: nn.Module, train_set: Dataset, step_loss: Callable[[list], torch.Tensor],
+        validate: Callable[[], dict[str, float]], state_path: Path, resume: str | None = None,
+        train_mode: Callable[[], None] | None = None) -> list[dict]:
+    """Run ``args.steps`` optimiser steps on the trainable parameters of ``model``, checkpointing
+    the training state to ``state_path``.
 
-    Returns the evaluation history (one dict per ``--eval-every``)."""
-    train_set = make_dataset(args, "train", args.train_scenes, augment=True)
-    val_set = make_dataset(args, "val", args.eval_count, augment=False)
-    class_weights = training_class_weights(args, train_set)
+    ``step_loss(batch)`` gives the loss of a batch of ``train_set``; ``validate()`` the metrics
+    logged every ``--eval-every`` steps; ``train_mode()`` puts the model in training mode
+    (default ``model.train()``). Returns the evaluation history."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -245,8 +257,6 @@ def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
         scheduler.load_state_dict(state["scheduler"])
         step, history = state["step"], state["history"]
         log.info("resumed %s at step %d", resume, step)
-    if teacher is not None:
-        teacher.eval().to(memory_format=torch.channels_last)
     model.to(memory_format=torch.channels_last)
 
     def save_state():
@@ -265,12 +275,8 @@ def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
     bar = tqdm(total=args.steps, initial=step, desc=f"train {args.model}", dynamic_ncols=True)
     smooth = None
     while step < args.steps:
-        model.train()
-        if args.freeze_backbone:
-            freeze_batchnorm_statistics(model, args.model)
-        x, y = next(batches)
-        loss = training_loss(args, model, teacher, x.contiguous(memory_format=torch.channels_last), y,
-                             class_weights)
+        (train_mode or model.train)()
+        loss = step_loss(next(batches))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -280,34 +286,67 @@ def fit(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
         bar.set_postfix(loss=f"{smooth:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
         bar.update()
         if args.eval_every and (step % args.eval_every == 0 or step == args.steps):
-            cm = evaluate(torch_predictor(model), val_set, args.eval_count, desc="val")
-            history.append({"step": step, "loss": round(smooth, 4), "val_miou": round(cm.miou(), 4),
-                            "val_pixel_accuracy": round(cm.pixel_accuracy(), 4)})
-            bar.write(f"step {step}: loss {smooth:.4f}  val mIoU {cm.miou():.4f}  "
-                      f"pixel acc {cm.pixel_accuracy():.4f}")
+            model.eval()
+            metrics = validate()
+            history.append({"step": step, "loss": round(smooth, 4), **{k: round(v, 4) for k, v in metrics.items()}})
+            bar.write(f"step {step}: loss {smooth:.4f}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         if step % args.checkpoint_every == 0 or step == args.steps:
             save_state()
     bar.close()
     return history
 
 
-def load_teacher(args) -> nn.Module | None:
-    if not args.teacher:
-        return None
-    path = args.teacher_weights or default_weights(args.teacher)
+def fit_segmentation(args, model: nn.Module, teacher: nn.Module | None, state_path: Path,
+                     resume: str | None = None) -> list[dict]:
+    """Train a segmentation model (optionally distilling ``teacher``) on ``args``' data."""
+    train_set = make_dataset(args, "train", args.train_scenes, augment=True)
+    val_set = make_dataset(args, "val", args.eval_count, augment=False)
+    class_weights = training_class_weights(args, train_set)
+    if teacher is not None:
+        teacher.eval().to(memory_format=torch.channels_last)
+
+    def step_loss(batch):
+        x, y = batch
+        return training_loss(args, model, teacher, x.contiguous(memory_format=torch.channels_last), y,
+                             class_weights)
+
+    def validate():
+        cm = evaluate(torch_predictor(model), val_set, args.eval_count, desc="val")
+        return {"val_miou": cm.miou(), "val_pixel_accuracy": cm.pixel_accuracy()}
+
+    def train_mode():
+        model.train()
+        if args.freeze_backbone:
+            freeze_batchnorm_statistics(model, args.model)
+
+    return fit(args, model, train_set, step_loss, validate, state_path, resume, train_mode)
+
+
+def load_frozen(name: str, weights: str | None, flag: str) -> tuple[nn.Module, dict]:
+    """A segmentation model with trained weights whose parameters do not train (a teacher, or the
+    segmenter in the SR training loop), in eval mode, and its checkpoint's metadata."""
+    path = weights or default_weights(name)
     if path is None:
-        raise SystemExit(f"--teacher {args.teacher} needs --teacher-weights (none are shipped)")
-    teacher = build_model(args.teacher, NUM_CLASSES)
-    load_weights(teacher, path)
-    for p in teacher.parameters():
+        raise SystemExit(f"{flag} {name} needs {flag}-weights (none are shipped)")
+    model = build_model(name, NUM_CLASSES)
+    meta = load_weights(model, path)
+    for p in model.parameters():
         p.requires_grad = False
-    return teacher
+    return model.eval(), meta
+
+
+def load_teacher(args) -> nn.Module | None:
+    return load_frozen(args.teacher, args.teacher_weights, "--teacher")[0] if args.teacher else None
+
+
+def command_line() -> str:
+    return "python -m seg_core.train " + shlex.join(sys.argv[1:])
 
 
 def run_meta(args, history: list[dict]) -> dict:
     return {
         "input_size": list(args.size),
-        "command": "python -m seg_core.train " + shlex.join(sys.argv[1:]),
+        "command": command_line(),
         "data": {"source": args.data, "train_split": "train", "train_scenes": args.train_scenes,
                  "val_split": "val", "seed": args.seed},
         "history": history,
@@ -323,8 +362,94 @@ def cmd_train(args) -> None:
     if args.freeze_backbone:
         freeze_backbone(model, args.model)
     out = Path(args.out)
-    history = fit(args, model, load_teacher(args), out.with_suffix(".state.pt"), args.resume)
+    history = fit_segmentation(args, model, load_teacher(args), out.with_suffix(".state.pt"), args.resume)
     save_checkpoint(model, out, args.model, NUM_CLASSES, fp16=args.fp16, **run_meta(args, history))
+    print(f"wrote {out}")
+
+
+# ----------------------------------------------------------------------------- super-resolution
+
+def sr_drive_data(args, seeds: list[int], every: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low-resolution, high-resolution, labels) frames of generated drives at ``--size``, every
+    ``every``-th frame; the low-resolution ones were sent the way ``--lr-data`` says."""
+    bitrate = args.bitrate if args.lr_data == "h264" else None
+    kept = len(range(0, args.drive_frames, every))
+    arrays = None
+    for k, seed in enumerate(tqdm(seeds, desc=f"drives ({args.lr_data})", dynamic_ncols=True)):
+        hr, labels = drive_frames(seed, args.drive_frames, tuple(args.size), args.sr_cache)
+        lr, _ = low_res_frames(hr, sr_scale(args.model), bitrate)
+        parts = (lr[::every], hr[::every], labels[::every])
+        if arrays is None:  # filled in place: the rendered drives are far larger than what is kept
+            arrays = tuple(np.empty((kept * len(seeds), *a.shape[1:]), a.dtype) for a in parts)
+        for out, part in zip(arrays, parts):
+            out[k * kept:(k + 1) * kept] = part
+    return arrays
+
+
+def sr_validation(model: nn.Module, lr: np.ndarray, hr: np.ndarray, labels: np.ndarray,
+                  segmenter: nn.Module | None, segmenter_size: tuple[int, int] | None,
+                  batch: int = 4) -> dict[str, float]:
+    """Mean PSNR and SSIM of the model's (8-bit) output, and the segmenter's mIoU on it."""
+    psnrs, ssims, cm = [], [], ConfusionMatrix(NUM_CLASSES, IGNORE_ID)
+    with torch.inference_mode():
+        for i in range(0, len(lr), batch):
+            x = torch.stack([to_unit_tensor(f) for f in lr[i:i + batch]])
+            sr = [to_rgb8(f) for f in model(x.contiguous(memory_format=torch.channels_last))]
+            for out, ref in zip(sr, hr[i:i + batch]):
+                psnrs.append(psnr(out, ref))
+                ssims.append(ssim(to_unit_tensor(out)[None], to_unit_tensor(ref)[None]).item())
+            if segmenter is not None:
+                x = torch.stack([to_unit_tensor(f) for f in sr])
+                cm.update(segmenter_logits(segmenter, x, segmenter_size).argmax(1).numpy(), labels[i:i + batch])
+    metrics = {"val_psnr": float(np.mean(psnrs)), "val_ssim": float(np.mean(ssims))}
+    return {**metrics, "val_miou": cm.miou()} if segmenter is not None else metrics
+
+
+def cmd_train_sr(args) -> None:
+    """Base SR training (L1 + SSIM) or, with --segmenter, analytics-aware fine-tuning."""
+    seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    if args.init:
+        model, init_meta = load_sr_model(args.model, args.init)
+        if args.channels not in (None, model.channels):
+            raise SystemExit(f"--channels {args.channels} differs from {args.init} ({model.channels})")
+    else:
+        model = build_sr_model(args.model, args.channels or SR_DEFAULT_CHANNELS)
+    segmenter, segmenter_size = None, None
+    if args.segmenter:
+        segmenter, meta = load_frozen(args.segmenter, args.segmenter_weights, "--segmenter")
+        segmenter_size = tuple(meta.get("input_size") or DEFAULT_INPUT_SIZE)
+    lr, hr, labels = sr_drive_data(args, [TRAIN_DRIVE_SEED + k for k in range(args.drives)], args.every)
+    train_set = SRPairs(lr, hr, model.scale, args.patch, labels if segmenter is not None else None)
+    val = sr_drive_data(args, [VAL_DRIVE_SEED], max(1, args.drive_frames // args.eval_count))
+    log.info("%d training pairs %dx%d -> %dx%d (%s)", len(train_set), lr.shape[2], lr.shape[1],
+             hr.shape[2], hr.shape[1], args.lr_data)
+
+    def step_loss(batch):
+        lr_x, hr_x = (t.contiguous(memory_format=torch.channels_last) for t in batch[:2])
+        sr = model(lr_x)
+        if segmenter is None:
+            return sr_loss(sr, hr_x, args.ssim_weight)
+        with torch.no_grad():
+            hr_logits = segmenter_logits(segmenter, hr_x, segmenter_size)
+        return analytics_sr_loss(segmenter_logits(segmenter, sr, segmenter_size), hr_logits, batch[2], sr,
+                                 hr_x, args.ce_weight, args.pixel_weight)
+
+    out = Path(args.out)
+    history = fit(args, model, train_set, step_loss,
+                  lambda: sr_validation(model, *val, segmenter, segmenter_size), out.with_suffix(".state.pt"),
+                  args.resume)
+    previous = init_meta.get("command") if args.init else None
+    commands = ([previous] if isinstance(previous, str) else list(previous or [])) + [command_line()]
+    save_checkpoint(
+        model, out, args.model, None, fp16=args.fp16, channels=model.channels, scale=model.scale,
+        hr_size=list(args.size), command=commands if len(commands) > 1 else commands[0],
+        lr_data={"kind": args.lr_data, "bitrate": args.bitrate if args.lr_data == "h264" else None,
+                 "fps": 30.0, "gop": 30},
+        segmenter=args.segmenter, history=history,
+        data={"source": "generated drives", "train_seeds": [TRAIN_DRIVE_SEED, TRAIN_DRIVE_SEED + args.drives - 1],
+              "frames_per_drive": args.drive_frames, "every": args.every, "val_seed": VAL_DRIVE_SEED},
+    )
     print(f"wrote {out}")
 
 
@@ -424,7 +549,7 @@ def cmd_prune(args) -> None:
     args.size = model_size(args, meta)
     torch_prune.global_unstructured(prunable(model), torch_prune.L1Unstructured, amount=args.sparsity)
     out = Path(args.out)
-    history = fit(args, model, None, out.with_suffix(".state.pt")) if args.steps else []
+    history = fit_segmentation(args, model, None, out.with_suffix(".state.pt")) if args.steps else []
     for module, name in prunable(model):
         torch_prune.remove(module, name)
     source = Path(args.weights) if args.weights else default_weights(args.model)
@@ -458,6 +583,8 @@ def file_entry(path: Path, **fields) -> dict:
 def cmd_ship(args) -> None:
     """Store ``--weights`` as fp16 shipped weights (and optionally their ONNX export) and record
     them in the manifest."""
+    if args.model in SR_MODEL_NAMES:
+        return ship_sr(args)
     torch.set_num_threads(args.threads)
     model, meta = load_model(args.model, args.weights)
     size = model_size(args, meta)
@@ -491,6 +618,64 @@ def cmd_ship(args) -> None:
         manifest.pop(onnx_path.name, None)
     MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"shipped {dest} ({dest.stat().st_size / 1e6:.2f} MB): test mIoU {cm.miou():.4f}")
+
+
+def ship_sr(args) -> None:
+    """Store SR weights as fp16 (``--variant``: beside the main ones, for comparison) and record
+    them, with their PSNR / SSIM / mIoU on the test images, in the manifest."""
+    torch.set_num_threads(args.threads)
+    model, meta = load_sr_model(args.model, args.weights)
+    dest = WEIGHTS_DIR / (f"{args.model}.pt" if args.variant is None else f"{args.model}.{args.variant}.pt")
+    save_checkpoint(model, dest, args.model, None, fp16=True, **{k: v for k, v in meta.items() if k != "model"})
+    bitrate = meta.get("lr_data", {}).get("bitrate")
+    segmenter = Segmenter("icnet") if default_weights("icnet") else None
+    rows = cloudseg.evaluate_sr(args.model, dest, test_images(args), bitrate, segmenter)
+    variant = f" --variant {args.variant}" if args.variant else ""
+    manifest = read_manifest()
+    manifest[dest.name] = file_entry(
+        dest, model=args.model, command=meta.get("command"), data=meta.get("data"), lr_data=meta.get("lr_data"),
+        channels=meta.get("channels"), segmenter=meta.get("segmenter"), dtype="float16",
+        metrics={"test": rows, "count": args.count, "image_size": list(args.image_size),
+                 "segmenter": "icnet" if segmenter else None,
+                 "eval_command": f"python -m seg_core.train eval-sr --model {args.model}{variant} --count {args.count}"},
+    )
+    MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"shipped {dest} ({dest.stat().st_size / 1e3:.0f} kB): " + "; ".join(
+        f"{r['method']} PSNR {r['psnr']:.2f} dB" for r in rows))
+
+
+def test_images(args) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``args.count`` generated test images at ``args.image_size``: (rgb, labels) uint8."""
+    rgb, labels = cached_scenes("test", args.count, *args.image_size, args.cache_dir)
+    return rgb[:args.count], labels[:args.count]
+
+
+def cmd_eval_sr(args) -> None:
+    torch.set_num_threads(args.threads)
+    weights = args.weights or default_weights(args.model, args.variant)
+    segmenter = Segmenter(args.segmenter) if args.segmenter else None
+    bitrate = None if args.lr_data == "clean" else args.bitrate
+    rows = cloudseg.evaluate_sr(args.model, weights, test_images(args), bitrate, segmenter)
+    sent = "downscaled only" if bitrate is None else f"through H.264 at {bitrate / 1000:g} kbit/s"
+    print(f"{args.count} test images at {args.image_size[0]}x{args.image_size[1]}, sent at 1/{sr_scale(args.model)} "
+          f"{sent}; {weights}")
+    for r in rows:
+        print("  ".join(f"{k} {v}" for k, v in r.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def cmd_cloudseg(args) -> None:
+    torch.set_num_threads(args.threads)
+    segmenters, sr_weights, clean_sr = cloudseg.shipped_models()
+    test = test_images(args)
+    drive = drive_frames(args.drive_seed, args.drive_frames, tuple(args.image_size), args.sr_cache)
+    report = cloudseg.build_report(test, drive, segmenters, sr_weights, clean_sr, args.drive_every, args.runs,
+                                   command_line())
+    cloudseg.write_report(report, Path(args.json), Path(args.markdown), Path(args.png))
+    for goal in report["goals"]:
+        print(f"{'met' if goal['met'] else 'NOT MET'}: {goal['goal']}: {goal['measured']}")
+    print(f"wrote {args.markdown}, {args.json} and {args.png}")
 
 
 # ----------------------------------------------------------------------------- table
@@ -614,19 +799,9 @@ def add_training_args(p: argparse.ArgumentParser, steps: int) -> None:
                    help="training augmentations (none when given without names)")
     p.add_argument("--train-scenes", type=int, default=3000,
                    help="generated training scenes, rendered once into --cache-dir")
-    p.add_argument("--steps", type=int, default=steps)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (OneCycle)")
-    p.add_argument("--warmup", type=float, default=0.05, help="fraction of steps warming up")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--loss", choices=LOSS_NAMES, default="ce+iou")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-every", type=int, default=500, help="validate every K steps (0: never)")
-    p.add_argument("--eval-count", type=int, default=64, help="validation images")
-    p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--workers", type=int, default=1,
                    help="data loader processes (and scene rendering processes)")
-    p.add_argument("--fp16", action="store_true", help="store the final weights as float16")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward passes")
     p.add_argument("--class-weights", choices=("none", "enet"), default="none",
                    help="weigh the cross-entropy by class: enet = 1/ln(1.02 + class share of the training pixels)")
@@ -637,6 +812,20 @@ def add_training_args(p: argparse.ArgumentParser, steps: int) -> None:
                    help="with probability P centre a training crop on a pixel of a --rare-classes class")
     p.add_argument("--rare-classes", nargs="+", choices=CITYSCAPES_CLASSES, default=list(SMALL_CLASSES),
                    metavar="CLASS", help="classes --rare-crops looks for")
+    add_optimisation_args(p, steps, lr=2e-3, weight_decay=1e-4)
+
+
+def add_optimisation_args(p: argparse.ArgumentParser, steps: int, lr: float, weight_decay: float) -> None:
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=lr, help="peak learning rate (OneCycle)")
+    p.add_argument("--warmup", type=float, default=0.05, help="fraction of steps warming up")
+    p.add_argument("--weight-decay", type=float, default=weight_decay)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=500, help="validate every K steps (0: never)")
+    p.add_argument("--eval-count", type=int, default=64, help="validation images")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--fp16", action="store_true", help="store the final weights as float16")
     p.add_argument("--out", required=True)
 
 
@@ -648,8 +837,8 @@ def parser() -> argparse.ArgumentParser:
                     help="where generated scenes are rendered once and kept")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    def model_args(p, weights_required=False):
-        p.add_argument("--model", choices=MODEL_NAMES, required=True)
+    def model_args(p, weights_required=False, choices=MODEL_NAMES):
+        p.add_argument("--model", choices=choices, required=True)
         p.add_argument("--weights", required=weights_required,
                        help="checkpoint (default: the shipped weights)")
         p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"),
@@ -672,6 +861,34 @@ def parser() -> argparse.ArgumentParser:
     def image_size_arg(p):
         p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE),
                        help="size the test images are rendered and scored at (default: the camera's)")
+
+    p = sub.add_parser("train-sr", help="train a super-resolution model (CARN) on generated drives; "
+                                        "with --segmenter, analytics-aware fine-tuning")
+    p.add_argument("--model", choices=SR_MODEL_NAMES, required=True)
+    p.add_argument("--channels", type=int,
+                   help=f"feature width (default: --init's, else {SR_DEFAULT_CHANNELS} as in the paper)")
+    p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE),
+                   help="high-resolution (camera) frame size")
+    p.add_argument("--lr-data", choices=("h264", "clean"), default="h264",
+                   help="low-resolution inputs: through the H.264 codec at --bitrate, or downscaled only")
+    p.add_argument("--bitrate", type=int, default=120_000, help="bits/s of the low-resolution stream (30 fps)")
+    p.add_argument("--drives", type=int, default=16, help="generated training drives")
+    p.add_argument("--drive-frames", type=int, default=240, help="consecutive frames per drive (30 fps)")
+    p.add_argument("--every", type=int, default=2, help="train on every K-th frame of a drive")
+    p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE, help="where rendered drives are kept")
+    p.add_argument("--patch", type=int, nargs=2, metavar=("W", "H"),
+                   help="random crop in low-resolution pixels (default: whole frames)")
+    p.add_argument("--ssim-weight", type=float, default=0.84, help="pixel loss = (1-w) L1 + w (1-SSIM)")
+    p.add_argument("--segmenter", choices=MODEL_NAMES,
+                   help="analytics-aware fine-tuning with this frozen segmenter in the loop")
+    p.add_argument("--segmenter-weights", help="its checkpoint (default: its shipped weights)")
+    p.add_argument("--ce-weight", type=float, default=0.5, help="weight of cross-entropy on the SR frame")
+    p.add_argument("--pixel-weight", type=float, default=1.0, help="weight of the pixel loss when fine-tuning")
+    p.add_argument("--init", help="start from these SR weights (e.g. the base model to fine-tune)")
+    p.add_argument("--resume", help="training state (<out>.state.pt) to continue from")
+    add_optimisation_args(p, steps=4000, lr=1e-3, weight_decay=0.0)
+    p.add_argument("--workers", type=int, default=0, help="data loader processes")
+    p.set_defaults(func=cmd_train_sr)
 
     p = sub.add_parser("eval", help="mIoU, pixel accuracy, per-class IoU, confusion matrix")
     model_args(p)
@@ -700,8 +917,34 @@ def parser() -> argparse.ArgumentParser:
     add_training_args(p, steps=300)
     p.set_defaults(func=cmd_prune, lr=5e-4, teacher=None, init=None, freeze_backbone=False)
 
+    p = sub.add_parser("eval-sr", help="PSNR, SSIM (and mIoU) of an SR model against bilinear and bicubic")
+    p.add_argument("--model", choices=SR_MODEL_NAMES, required=True)
+    p.add_argument("--weights", help="checkpoint (default: the shipped weights)")
+    p.add_argument("--variant", help="shipped variant (e.g. base: before analytics-aware fine-tuning)")
+    p.add_argument("--lr-data", choices=("h264", "clean"), default="h264")
+    p.add_argument("--bitrate", type=int, default=cloudseg.CLOUDSEG_BITRATE, help="bits/s at 30 fps")
+    p.add_argument("--segmenter", choices=MODEL_NAMES, help="also score this segmenter's mIoU on the upscaled images")
+    p.add_argument("--count", type=int, default=200)
+    image_size_arg(p)
+    p.add_argument("--json", help="write the rows here")
+    p.set_defaults(func=cmd_eval_sr)
+
+    p = sub.add_parser("cloudseg", help="write docs/cloudseg.{md,json} and docs/cloudseg_bandwidth_miou.png")
+    p.add_argument("--count", type=int, default=200, help="generated test images")
+    image_size_arg(p)
+    p.add_argument("--drive-seed", type=int, default=7, help="the generated drive (the camera's default)")
+    p.add_argument("--drive-frames", type=int, default=300)
+    p.add_argument("--drive-every", type=int, default=2, help="score every K-th drive frame")
+    p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE)
+    p.add_argument("--runs", type=int, default=30, help="timed runs per latency figure")
+    p.add_argument("--markdown", default="docs/cloudseg.md")
+    p.add_argument("--json", default="docs/cloudseg.json")
+    p.add_argument("--png", default="docs/cloudseg_bandwidth_miou.png")
+    p.set_defaults(func=cmd_cloudseg)
+
     p = sub.add_parser("ship", help="store weights as fp16 in the package and update the manifest")
-    model_args(p, weights_required=True)
+    model_args(p, weights_required=True, choices=MODEL_NAMES + SR_MODEL_NAMES)
+    p.add_argument("--variant", help="SR models: ship as <model>.<variant>.pt beside the main weights")
     p.add_argument("--count", type=int, default=200, help="generated test images to evaluate")
     p.add_argument("--onnx", action="store_true", help="also ship an ONNX export beside the weights")
     image_size_arg(p)

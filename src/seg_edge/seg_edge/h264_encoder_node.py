@@ -1,9 +1,13 @@
-"""H.264 encoder node: Image -> <image>/h264 packets, keyframes periodically and on request."""
+"""H.264 encoder node: Image -> <image>/h264 packets, keyframes periodically and on request.
+
+`scale` < 1 sends the frames downscaled (e.g. 0.25 for the cloudseg profile, which the cloud
+super-resolves); packets carry the original image size, as ffmpeg_image_transport's do.
+"""
 from __future__ import annotations
 
 from sensor_msgs.msg import Image
 
-from seg_core.codec import EncoderConfig, H264Encoder, resize_rgb
+from seg_core.codec import EncoderConfig, H264Encoder, resize_rgb, scaled_size
 from seg_interfaces.msg import H264Packet, KeyframeRequest
 from seg_ros import qos
 from seg_ros.node import PipelineNode, received_at, run
@@ -44,8 +48,7 @@ class H264EncoderNode(PipelineNode):
         self._keyframe_wanted = True
 
     def _encoder_for(self, width: int, height: int) -> H264Encoder:
-        scale = self.params["scale"]
-        w, h = (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))
+        w, h = scaled_size(width, height, self.params["scale"])
         if self._encoder is None or (self._encoder.width, self._encoder.height) != (w, h):
             if self._encoder is not None:
                 self.get_logger().warning(f"input size changed; restarting encoder at {w}x{h}")
@@ -62,7 +65,7 @@ class H264EncoderNode(PipelineNode):
             rgb = resize_rgb(rgb, encoder.width, encoder.height)
         frame = encoder.encode(rgb, force_keyframe=self._keyframe_wanted)
         self._keyframe_wanted = False
-        packet = H264Packet(header=msg.header, width=frame.width, height=frame.height,
+        packet = H264Packet(header=msg.header, width=msg.width, height=msg.height,
                             encoding=f"h264;yuv420p;rgb8;{msg.encoding}", pts=frame.pts,
                             flags=H264Packet.FLAG_KEYFRAME if frame.keyframe else 0,
                             is_bigendian=False, data=frame.data)

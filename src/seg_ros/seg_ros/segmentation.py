@@ -74,6 +74,11 @@ class SegmentationNode(PipelineNode):
         """Whether to segment the next image; subclasses may skip work (e.g. a standby model)."""
         return True
 
+    def segment(self, header, rgb):
+        """(labels, the image they label) for an image, or None to drop it; subclasses may change
+        the size (the image is the overlay's background)."""
+        return self._segmenter.predict(rgb), rgb
+
     def _on_image(self, msg: Image, info) -> None:
         if not self.should_process():
             return
@@ -81,7 +86,10 @@ class SegmentationNode(PipelineNode):
         rgb = self.rgb_or_none(msg)
         if rgb is None:
             return
-        labels = self._segmenter.predict(rgb)
+        result = self.segment(msg.header, rgb)
+        if result is None:
+            return
+        labels, rgb = result
         labels_msg = array_to_image(labels, msg.header, "mono8")
         handed = self.now_msg()
         self.publish(self._labels_pub, labels_msg)

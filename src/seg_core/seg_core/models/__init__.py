@@ -1,32 +1,42 @@
-"""Segmentation models by name, checkpoints and shipped weights."""
+"""Segmentation and super-resolution models by name, checkpoints and shipped weights."""
 from .registry import (
     DEFAULT_INPUT_SIZE,
     MANIFEST_PATH,
     MODEL_NAMES,
+    SR_DEFAULT_CHANNELS,
+    SR_MODEL_NAMES,
     WEIGHTS_DIR,
     WeightsError,
     apply_state_dict,
     backbone_prefixes,
     build_model,
+    build_sr_model,
     default_weights,
     head_prefixes,
+    load_sr_model,
     load_weights,
     read_checkpoint,
     save_checkpoint,
+    sr_scale,
 )
 
 __all__ = [
     "DEFAULT_INPUT_SIZE",
     "MANIFEST_PATH",
     "MODEL_NAMES",
+    "SR_DEFAULT_CHANNELS",
+    "SR_MODEL_NAMES",
     "WEIGHTS_DIR",
     "WeightsError",
     "apply_state_dict",
     "backbone_prefixes",
     "build_model",
+    "build_sr_model",
     "default_weights",
     "head_prefixes",
+    "load_sr_model",
     "load_weights",
     "read_checkpoint",
     "save_checkpoint",
+    "sr_scale",
 ]

@@ -8,6 +8,11 @@ Three branches share work:
 Cascade feature fusion (CFF) merges low into mid and the result into high: the coarser map is
 upsampled x2 and passed through a dilated 3x3 conv, the finer map through a 1x1 conv, both
 batch-normalised, summed and ReLU'd. The classifier runs at 1/8 and is upsampled to the input.
+
+Low-resolution reuse (CloudSeg, Wang et al. 2019, section 3.2): when the input is a
+super-resolved frame, ``forward(x, low)`` feeds the mid branch the transmitted low-resolution
+frame instead of a downsized copy of ``x``, which saves the downsizing and keeps the detail the
+super-resolved copy would lose in it. Given exactly the downsized copy, it is the plain path.
 """
 from __future__ import annotations
 
@@ -77,9 +82,16 @@ class ICNet(nn.Module):
         self.cff_mid_high = CascadeFeatureFusion(128, 64, 128)
         self.classifier = nn.Conv2d(128, num_classes, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, low: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits at the size of ``x``. ``low``: the image for the mid branch (any size, resized to
+        half the input's when it differs); default: ``x`` downsized by 2."""
         size = x.shape[-2:]
-        half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
+        if low is None:
+            half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
+        elif low.shape[-2:] != (size[0] // 2, size[1] // 2):
+            half = F.interpolate(low, size=(size[0] // 2, size[1] // 2), mode="bilinear", align_corners=False)
+        else:
+            half = low
         mid = self.mid(half)
         low = self.low_head(self.low(mid))
         fused = self.cff_mid_high(self.cff_low_mid(low, mid), self.high(x))

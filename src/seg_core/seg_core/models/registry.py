@@ -1,4 +1,9 @@
-"""Model registry: build models by name, read/write checkpoints and find shipped weights."""
+"""Model registry: build models by name, read/write checkpoints and find shipped weights.
+
+Segmentation models (MODEL_NAMES) map an image to class logits; super-resolution models
+(SR_MODEL_NAMES) map an image in [0, 1] to one ``scale`` times larger. Both kinds ship weights
+in WEIGHTS_DIR as <name>.pt.
+"""
 from __future__ import annotations
 
 import re
@@ -10,9 +15,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..classes import NUM_CLASSES
+from .carn import CARN
 from .enet import ENet
 
 MODEL_NAMES = ("deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "enet", "icnet")
+# name -> (scale, mobile): CARN and CARN-M at x2 and x4
+_SR_MODELS = {"carn_x2": (2, False), "carn_x4": (4, False), "carn_m_x2": (2, True), "carn_m_x4": (4, True)}
+SR_MODEL_NAMES = tuple(_SR_MODELS)
+SR_DEFAULT_CHANNELS = 64  # the CARN paper's width
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
 # Width x height a model runs at when neither the caller nor a checkpoint says otherwise.
@@ -62,6 +72,33 @@ def build_model(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
         from .icnet import ICNet
         return ICNet(num_classes)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def _sr_spec(name: str) -> tuple[int, bool]:
+    if name not in _SR_MODELS:
+        raise ValueError(f"unknown super-resolution model {name!r}; choose one of {', '.join(SR_MODEL_NAMES)}")
+    return _SR_MODELS[name]
+
+
+def build_sr_model(name: str, channels: int = SR_DEFAULT_CHANNELS) -> CARN:
+    """Randomly initialised super-resolution model (close to bilinear upsampling until trained)."""
+    scale, mobile = _sr_spec(name)
+    return CARN(scale, channels, mobile)
+
+
+def sr_scale(name: str) -> int:
+    """The upscaling factor of a super-resolution model."""
+    return _sr_spec(name)[0]
+
+
+def load_sr_model(name: str, path: str | Path) -> tuple[CARN, dict[str, Any]]:
+    """Build ``name`` at the width its checkpoint ``path`` records and load the weights."""
+    state_dict, meta = read_checkpoint(path)
+    if meta.get("model", name) != name:
+        raise WeightsError(f"{path} holds {meta['model']!r} weights, not {name!r}")
+    model = build_sr_model(name, int(meta.get("channels", SR_DEFAULT_CHANNELS)))
+    apply_state_dict(model, state_dict, source=str(path))
+    return model.eval(), meta
 
 
 def head_prefixes(name: str) -> tuple[str, ...]:
@@ -148,22 +185,27 @@ def load_weights(model: nn.Module, path: str | Path) -> dict[str, Any]:
 
 
 def save_checkpoint(
-    model: nn.Module, path: str | Path, name: str, num_classes: int, *, fp16: bool = False,
+    model: nn.Module, path: str | Path, name: str, num_classes: int | None, *, fp16: bool = False,
     **meta: Any,
 ) -> None:
-    """Write {"model", "num_classes", "state_dict", **meta}; fp16 halves floating tensors."""
+    """Write {"model", "num_classes", "state_dict", **meta}; fp16 halves floating tensors.
+
+    ``num_classes`` is None for super-resolution models, which record ``channels`` instead."""
     state_dict = {
         k: (v.half() if fp16 and v.is_floating_point() else v).detach().clone()
         for k, v in model.state_dict().items()
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": name, "num_classes": int(num_classes), **meta, "state_dict": state_dict}, path)
+    head = {"model": name} if num_classes is None else {"model": name, "num_classes": int(num_classes)}
+    torch.save({**head, **meta, "state_dict": state_dict}, path)
 
 
-def default_weights(name: str) -> Path | None:
-    """Path of the weights shipped for ``name``, or None when none are shipped."""
-    if name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    path = WEIGHTS_DIR / f"{name}.pt"
+def default_weights(name: str, variant: str | None = None) -> Path | None:
+    """Path of the weights shipped for ``name`` (<name>.pt, or <name>.<variant>.pt for weights
+    shipped for comparison, e.g. an SR model before analytics-aware fine-tuning), or None when
+    none are shipped."""
+    if name not in MODEL_NAMES + SR_MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES + SR_MODEL_NAMES)}")
+    path = WEIGHTS_DIR / (f"{name}.pt" if variant is None else f"{name}.{variant}.pt")
     return path if path.is_file() else None

@@ -82,6 +82,26 @@ def until(publish, done, timeout: float = 30.0, every: float = 1.0) -> bool:
     return False
 
 
+@pytest.fixture
+def endpoints(ros_node):
+    """Publishers and recorders of the test process, removed when the test ends."""
+    made = []
+
+    class Endpoints:
+        def publisher(self, msg_type, topic, profile=qos.PUBLISH):
+            made.append(ros_node.create_publisher(msg_type, topic, profile))
+            return made[-1]
+
+        def recorder(self, msg_type, topic):
+            recorder = Recorder(ros_node, msg_type, topic)
+            made.append(recorder.sub)
+            return recorder
+
+    yield Endpoints()
+    for entity in made:
+        (ros_node.destroy_publisher if hasattr(entity, "publish") else ros_node.destroy_subscription)(entity)
+
+
 class Alone:
     """One node of a group running alone, its log, and its Ctrl-C."""
 
@@ -93,6 +113,12 @@ class Alone:
 
     def text(self, since: int = 0) -> str:
         return self.log.getvalue()[since:]
+
+    def __enter__(self) -> "Alone":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.graph.stop()
 
     def ctrl_c_twice(self) -> int:
         mark = len(self.log.getvalue())
@@ -107,16 +133,14 @@ class Alone:
         return code
 
 
-def check_image_node(ros_node, group: str, node: str, overrides: dict, out_type, out_topic: str,
+def check_image_node(ros_node, endpoints, group: str, node: str, overrides: dict, out_type, out_topic: str,
                      companion=None):
     """Every bad image is logged and dropped; a good (and a padded) image after each gets its output.
     `companion` = (publisher, publish(header)) of what else the node needs to answer a frame."""
-    pub = ros_node.create_publisher(Image, "/cloud/image_raw" if group == "cloud" else "/camera/image_raw",
-                                    qos.PUBLISH)
-    out = Recorder(ros_node, out_type, out_topic)
-    alone = Alone(group, node, overrides)
+    pub = endpoints.publisher(Image, "/cloud/image_raw" if group == "cloud" else "/camera/image_raw")
+    out = endpoints.recorder(out_type, out_topic)
     inputs = [pub] + ([companion[0]] if companion else [])
-    try:
+    with Alone(group, node, overrides) as alone:
         assert wait_for(lambda: all(p.get_subscription_count() >= 1 for p in inputs)
                         and ros_node.count_publishers(out_topic) >= 1, 90), alone.text()
         for k, (what, bad, text) in enumerate(bad_images(1), start=1):
@@ -136,35 +160,28 @@ def check_image_node(ros_node, group: str, node: str, overrides: dict, out_type,
                 assert until(send, lambda: sent & out.stamps()), f"after {what}: no output\n{alone.text()}"
         assert not alone.graph.exited()
         alone.ctrl_c_twice()
-    finally:
-        alone.graph.stop()
-        ros_node.destroy_publisher(pub)
-        ros_node.destroy_subscription(out.sub)
 
 
-def test_cloud_segmentation(ros_node):
-    check_image_node(ros_node, "cloud", "segmentation", SMALL_MODEL, Image, "/cloud/segmentation/labels")
+def test_cloud_segmentation(ros_node, endpoints):
+    check_image_node(ros_node, endpoints, "cloud", "segmentation", SMALL_MODEL, Image, "/cloud/segmentation/labels")
 
 
-def test_edge_segmentation(ros_node):
-    check_image_node(ros_node, "edge", "edge_segmentation", SMALL_MODEL, Image, "/edge/segmentation/labels")
+def test_edge_segmentation(ros_node, endpoints):
+    check_image_node(ros_node, endpoints, "edge", "edge_segmentation", SMALL_MODEL, Image, "/edge/segmentation/labels")
 
 
-def test_h264_encoder(ros_node):
-    check_image_node(ros_node, "edge", "h264_encoder", {}, H264Packet, "/camera/image_raw/h264")
+def test_h264_encoder(ros_node, endpoints):
+    check_image_node(ros_node, endpoints, "edge", "h264_encoder", {}, H264Packet, "/camera/image_raw/h264")
 
 
-def test_segmentation_arbiter(ros_node):
-    edge = ros_node.create_publisher(Image, "/edge/segmentation/labels", qos.PUBLISH)
+def test_segmentation_arbiter(ros_node, endpoints):
+    edge = endpoints.publisher(Image, "/edge/segmentation/labels")
 
     def edge_labels(header):
         edge.publish(array_to_image(np.zeros((H, W), np.uint8), header, "mono8"))
 
-    try:
-        check_image_node(ros_node, "edge", "segmentation_arbiter", {}, Image, "/segmentation/labels",
-                         (edge, edge_labels))
-    finally:
-        ros_node.destroy_publisher(edge)
+    check_image_node(ros_node, endpoints, "edge", "segmentation_arbiter", {}, Image, "/segmentation/labels",
+                     (edge, edge_labels))
 
 
 def damaged_packets(stream: list, count: int, seed: int = 3):
@@ -185,13 +202,12 @@ def damaged_packets(stream: list, count: int, seed: int = 3):
                          pts=int(rng.integers(0, 1000)), flags=int(rng.integers(2)), data=data)
 
 
-def test_h264_decoder_survives_a_thousand_damaged_packets(ros_node):
+def test_h264_decoder_survives_a_thousand_damaged_packets(ros_node, endpoints):
     encoder = H264Encoder(W, H, EncoderConfig(gop=10))
     stream = [encoder.encode(frame(k)) for k in range(30)]
-    pub = ros_node.create_publisher(H264Packet, "/camera/image_raw/h264", qos.PACKETS)
-    out = Recorder(ros_node, Image, "/cloud/image_raw")
-    alone = Alone("cloud", "h264_decoder", {})
-    try:
+    pub = endpoints.publisher(H264Packet, "/camera/image_raw/h264", qos.PACKETS)
+    out = endpoints.recorder(Image, "/cloud/image_raw")
+    with Alone("cloud", "h264_decoder", {}) as alone:
         assert wait_for(lambda: pub.get_subscription_count() >= 1 and ros_node.count_publishers("/cloud/image_raw"),
                         60), alone.text()
         for packet in damaged_packets(stream, 1000):
@@ -205,18 +221,11 @@ def test_h264_decoder_survives_a_thousand_damaged_packets(ros_node):
         assert wait_for(lambda: {key(p.header) for p in good} <= out.stamps(), 30), alone.text()
         assert not alone.graph.exited()
         alone.ctrl_c_twice()
-    finally:
-        alone.graph.stop()
-        ros_node.destroy_publisher(pub)
-        ros_node.destroy_subscription(out.sub)
 
 
 @pytest.mark.parametrize("group,node", [("edge", "camera"), ("edge", "link_monitor"),
                                         ("cloud", "link_probe_responder")])
 def test_ctrl_c_twice_ends_the_other_nodes_cleanly(ros_node, group, node):
-    alone = Alone(group, node, {})
-    try:
+    with Alone(group, node, {}) as alone:
         assert wait_for(lambda: "[INFO]" in alone.text(), 60), alone.text()
         alone.ctrl_c_twice()
-    finally:
-        alone.graph.stop()

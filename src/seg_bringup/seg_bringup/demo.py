@@ -392,7 +392,8 @@ def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, 
             graph.start()
             log(f"demo: edge and cloud started (DDS domains {domains[0]} and {domains[1]}"
                 f"{', CPU cores split' if split_cores else ''}); waiting until the cloud serves ({log_file})")
-            wait_until(lambda: observer.outputs(), graph, startup_timeout, "no labels", log_file)
+            wait_until(lambda: observer.models_ready == {"cloud", "edge"}, graph, startup_timeout,
+                       "the models did not load", log_file)
             try:
                 wait_until(lambda: any(f.active == "cloud" for f in observer.outputs()), graph, startup_timeout,
                            "the cloud did not become the source", log_file)

@@ -100,9 +100,9 @@ class LinkShaper:
                 await self._wait_up()
                 await self._pace(direction, len(data))
                 await self._wait_up()
+                self.sent[direction] += len(data)   # counted as it leaves, before the far end can see it
                 writer.write(data)
                 await writer.drain()
-                self.sent[direction] += len(data)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:

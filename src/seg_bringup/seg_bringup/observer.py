@@ -19,7 +19,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from seg_core.metrics import ConfusionMatrix
-from seg_interfaces.msg import SegmentationStatus, StageTiming
+from seg_interfaces.msg import LabelInfo, SegmentationStatus, StageTiming
 from seg_ros import qos
 from seg_ros.images import image_to_mono, image_to_rgb, labels_to_png
 
@@ -71,6 +71,11 @@ class PipelineObserver(Node):
         self.create_subscription(Image, truth_topic, self._on_truth, qos.PACKETS)
         if keep_images:
             self.create_subscription(Image, f"{outputs}/overlay", self._on_overlay, qos.PACKETS)
+        # Each segmentation node announces its classes once its model is loaded.
+        self.models_ready: set[str] = set()
+        for source in ("cloud", "edge"):
+            self.create_subscription(LabelInfo, f"/{source}/segmentation/label_info",
+                                     lambda _, s=source: self.models_ready.add(s), qos.LATCHED)
 
     def watch_timing(self, node: Node) -> None:
         """Take stage timing from `node`'s DDS domain too (e.g. a cloud host's)."""

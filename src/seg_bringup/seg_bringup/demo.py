@@ -491,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:   # the nodes were stopped on the way out
+        print("demo: interrupted", file=sys.stderr)
+        return 130
     print()
     for line in story(summary):
         print(f"demo: {line}")

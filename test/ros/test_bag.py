@@ -25,7 +25,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
 from seg_bag.bag_file import open_bag  # noqa: E402
 from seg_bringup.graph import group_nodes  # noqa: E402
-from seg_bringup.runner import Graph, default_params_file, node_command  # noqa: E402
+from seg_bringup.runner import Graph, ORPHAN_GUARD, default_params_file, node_command  # noqa: E402
 from seg_interfaces.msg import H264Packet, LabelInfo, SegmentationStatus, StageTiming  # noqa: E402
 from seg_ros import qos  # noqa: E402
 from seg_ros.images import image_to_mono, image_to_rgb, png_to_labels  # noqa: E402
@@ -128,7 +128,7 @@ def recording(ros_node, tmp_path_factory):
         assert wait_for(lambda: seen["/cloud/segmentation/labels/compressed"].items, 120), \
             f"the live pipeline made no labels\n{log.getvalue()}"
         graph.start("bag_recorder")
-        killed_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed_proc = subprocess.Popen(ORPHAN_GUARD + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_for(lambda: all(f"recording {t} " in log.getvalue() for t in WITNESSED), 30), log.getvalue()
         first = len(seen["/camera/image_raw/h264"].items)
         # killed once its bag on disk holds a quarter of the recording (metadata.yaml: what it sealed)
@@ -276,8 +276,8 @@ def test_replayed_label_info_is_latched(ros_node, recording, replay):
     bag = bag_messages(recording["bag"])
     recorded = bag["/segmentation/label_info"][0]
     infos = Recorder(ros_node, CameraInfo, "/camera/camera_info")
-    proc = subprocess.Popen(player(recording["bag"], topics="[/segmentation/label_info, /camera/camera_info]"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmd = player(recording["bag"], topics="[/segmentation/label_info, /camera/camera_info]")
+    proc = subprocess.Popen(ORPHAN_GUARD + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         # the class list was recorded when the recorder started, before its 5th camera info
         fifth = stamp_ns(bag["/camera/camera_info"][4])
@@ -342,7 +342,7 @@ def test_bad_bags_get_one_clear_line_and_nothing_else_fails(tmp_path, recording,
         "clock backwards": ({"bag": back, "topics": "[/robot/front/image_raw]"}, 0,
                             "bag clock runs backwards by 30.400 s"),
     }
-    procs = {name: subprocess.Popen(player(**{"wait_for_subscribers_s": "0.0", **params}),
+    procs = {name: subprocess.Popen(ORPHAN_GUARD + player(**{"wait_for_subscribers_s": "0.0", **params}),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for name, (params, _, _) in cases.items()}
     for name, (_, code, line) in cases.items():

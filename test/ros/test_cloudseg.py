@@ -20,7 +20,7 @@ from support import Recorder, wait_for
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from seg_bringup.graph import NodeSpec  # noqa: E402
-from seg_bringup.runner import Graph, node_command  # noqa: E402
+from seg_bringup.runner import Graph, ORPHAN_GUARD, node_command  # noqa: E402
 from seg_core.codec import EncoderConfig, H264Encoder  # noqa: E402
 from seg_interfaces.msg import H264Packet  # noqa: E402
 from seg_ros import qos  # noqa: E402
@@ -47,7 +47,8 @@ def start_without_sr_weights(tmp_path) -> subprocess.Popen:
     params.write_text(yaml.safe_dump({WITHOUT_SR: {"ros__parameters": {
         "model": "icnet", "super_resolution": "carn_m_x4", "sr_weights": "/nonexistent/sr.pt", "lr_reuse": True,
         "threads": 1, "publish_color_mask": False, "publish_overlay": False, "publish_compressed_labels": False}}}))
-    return subprocess.Popen(node_command(spec, params), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(ORPHAN_GUARD + node_command(spec, params), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +126,11 @@ def test_missing_sr_weights_are_logged_and_the_node_keeps_segmenting(cloudseg):
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
     lines = [line for line in out.splitlines() if "super-resolution unavailable" in line]
     assert len(lines) == 1 and "weights file not found: /nonexistent/sr.pt" in lines[0], out
     assert "upscaling bilinearly instead" in lines[0] and "Traceback" not in out

@@ -23,7 +23,7 @@ from support import Recorder, longest_gap, wait_for
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from seg_bringup.graph import NodeSpec  # noqa: E402
-from seg_bringup.runner import node_command  # noqa: E402
+from seg_bringup.runner import ORPHAN_GUARD, node_command  # noqa: E402
 from seg_interfaces.msg import LinkStatus, SegmentationStatus  # noqa: E402
 from seg_ros import qos  # noqa: E402
 
@@ -82,7 +82,7 @@ class Processes:
 
     def start(self, *names: str) -> None:
         for name in names or tuple(self.specs):
-            proc = subprocess.Popen(node_command(self.specs[name], self.params_file), env=self.env,
+            proc = subprocess.Popen(ORPHAN_GUARD + node_command(self.specs[name], self.params_file), env=self.env,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     start_new_session=True)
             self.procs[name] = proc

@@ -20,7 +20,7 @@ import pytest
 from support import DomainLease, wait_for
 from netns import HostPair, NetnsUnavailable
 
-from seg_bringup.runner import Graph, Host  # noqa: E402
+from seg_bringup.runner import Graph, Host, ORPHAN_GUARD  # noqa: E402
 
 RATE = 30.0
 OVERRIDES = {
@@ -41,7 +41,7 @@ class Arrivals:
 
     def __init__(self, prefix: list[str], env: dict[str, str]):
         script = Path(__file__).with_name("arrivals.py")
-        self.proc = subprocess.Popen(prefix + [sys.executable, str(script)], env=env, text=True,
+        self.proc = subprocess.Popen(ORPHAN_GUARD + prefix + [sys.executable, str(script)], env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.events: list[dict] = []
         threading.Thread(target=self._read, daemon=True).start()

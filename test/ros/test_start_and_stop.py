@@ -16,7 +16,7 @@ from support import wait_for
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from seg_bringup.graph import GRAPHS, group_nodes  # noqa: E402
-from seg_bringup.runner import default_params_file, node_command  # noqa: E402
+from seg_bringup.runner import ORPHAN_GUARD, default_params_file, node_command  # noqa: E402
 from seg_ros import qos  # noqa: E402
 
 SIDES = ("edge", "cloud", "edge_bridge", "cloud_bridge")
@@ -32,7 +32,7 @@ def spec_of(node: str):
 
 def run_all(commands: dict[str, list[str]], timeout: float = 120.0) -> dict[str, tuple[int, str]]:
     """Run the commands side by side (each exits at start-up); their exit codes and output."""
-    procs = {key: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = {key: subprocess.Popen(ORPHAN_GUARD + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for key, cmd in commands.items()}
     results = {}
     try:
@@ -124,7 +124,7 @@ def runner(ros_node, tmp_path_factory):
     sets = ["camera.rate=15", "camera.width=320", "camera.height=240", "segmentation.threads=1",
             "segmentation.input_width=320", "segmentation.input_height=240", "edge_segmentation.threads=1"]
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "seg_bringup.runner", "edge", "cloud",
+        proc = subprocess.Popen(ORPHAN_GUARD + [sys.executable, "-m", "seg_bringup.runner", "edge", "cloud",
                                  *(f"--set={s}" for s in sets)], stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:

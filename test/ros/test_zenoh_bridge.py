@@ -28,6 +28,7 @@ from sensor_msgs.msg import CompressedImage  # noqa: E402
 from std_msgs.msg import Header, String  # noqa: E402
 
 from seg_interfaces.msg import H264Packet, KeyframeRequest, LabelInfo, VisionClass  # noqa: E402
+from seg_bringup.runner import ORPHAN_GUARD  # noqa: E402
 from seg_ros import qos  # noqa: E402
 
 RATE_TOPIC = "/bridge_test/rate_limited"
@@ -62,7 +63,7 @@ class Bridge:
 
     def start(self) -> "Bridge":
         env = {**os.environ, "ROS_DOMAIN_ID": str(self.domain), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(ORPHAN_GUARD +
             [bridge_exe(), "--ros-args", "-r", f"__node:={self.name}", "--params-file", str(self.params_file)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,9 @@ from .graph import DEFAULT_PROFILE, GRAPHS, NodeSpec, group_nodes, profile_param
 
 def config_dir() -> Path:
     return Path(get_package_share_directory("seg_bringup")) / "config"
+
+
+ORPHAN_GUARD = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
 
 
 def default_params_file(group: str) -> Path:
@@ -109,11 +113,14 @@ class Graph:
         self._lock = threading.Lock()
 
     def start(self, name: str | None = None) -> None:
-        """Start every node (or the one named); a node already running is left alone."""
+        """Start every node (or the one named); a node already running is left alone.
+
+        Each node gets SIGTERM when the thread that started it ends (setpriv --pdeathsig, where
+        util-linux has it), so a runner or test killed outright leaves no node behind."""
         for node, (cmd, env) in self._launch.items():
             if name not in (None, node) or (node in self.processes and self.processes[node].poll() is None):
                 continue
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(ORPHAN_GUARD + cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, start_new_session=True)
             self.processes[node] = proc
             threading.Thread(target=self._pump, args=(node, proc), daemon=True).start()

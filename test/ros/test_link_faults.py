@@ -34,6 +34,9 @@ OVERRIDES = {
     "edge_bridge": {"connect": f"['tcp/{HostPair.CLOUD_IP}:7447']"},
     "cloud_bridge": {"listen": f"['tcp/{HostPair.CLOUD_IP}:7447']"},
 }
+# The tests are about takeover and handback, not the cloud's speed: on a busy shared host its
+# results come later than the product's 0.25 s deadline (bench_link_faults.py keeps that one).
+TEST_OVERRIDES = {**OVERRIDES, "segmentation_arbiter": {"deadline_s": 0.6}}
 
 
 class Arrivals:
@@ -107,7 +110,7 @@ def stop_system(system: dict) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def system(hosts):
-    system = start_system(hosts)
+    system = start_system(hosts, TEST_OVERRIDES)
     yield system
     codes = stop_system(system)
     assert all(code in (0, -2) for code in codes.values()), f"exit codes {codes}\n{system['log'].getvalue()[-4000:]}"

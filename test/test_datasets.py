@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from seg_core.classes import CITYSCAPES_PALETTE, IGNORE_ID, NUM_CLASSES
-from seg_core.datasets import (
+from seg_core.data.classes import CITYSCAPES_PALETTE, IGNORE_ID, NUM_CLASSES
+from seg_core.data.datasets import (
     IMAGENET_MEAN, IMAGENET_STD, CityscapesDataset, ColorJitter, Compose, GeneratedStreetDataset, GridAffine,
     HorizontalFlip, RandomScaleCrop, Resize, cityscapes_train_ids, to_tensor, train_transform,
 )

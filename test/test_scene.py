@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from seg_core import scene
-from seg_core.classes import CITYSCAPES_CLASSES, NUM_CLASSES
-from seg_core.scene import (
+from seg_core.data import scene
+from seg_core.data.classes import CITYSCAPES_CLASSES, NUM_CLASSES
+from seg_core.data.scene import (
     BICYCLE, FENCE, MOTORCYCLE, SPLIT_SEED_BASE, SPLIT_SIZE, VEGETATION, DrivingSequence, render_scene,
     split_seed,
 )

@@ -9,12 +9,12 @@ import torch
 from torchvision.models import segmentation
 
 from seg_core import train
-from seg_core.classes import CITYSCAPES_PALETTE, NUM_CLASSES
-from seg_core.losses import (
+from seg_core.data.classes import CITYSCAPES_PALETTE, NUM_CLASSES
+from seg_core.training.losses import (
     distillation_loss, enet_class_weights, ohem_cross_entropy, segmentation_loss, soft_jaccard_loss,
 )
 from seg_core.models import build_model, load_weights, save_checkpoint
-from seg_core.scene_cache import SHARD, SceneArrays, cached_scenes, shard_path, training_transform
+from seg_core.data.scene_cache import SHARD, SceneArrays, cached_scenes, shard_path, training_transform
 
 SIZE = ["64", "32"]
 

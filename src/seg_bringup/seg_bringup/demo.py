@@ -30,7 +30,7 @@ import yaml
 from ament_index_python.packages import get_package_share_directory
 from rclpy.executors import SingleThreadedExecutor
 
-from seg_core.classes import colorize
+from seg_core.data.classes import colorize
 
 from .graph import DEFAULT_PROFILE
 from .link_shaper import LinkShaper
@@ -130,7 +130,7 @@ def scenario_figures(frames: list[Frame], marks: list[tuple[Phase, int, int]]) -
 
 def rolling_miou(frames: list[Frame], window_ns: int = 1_000_000_000) -> list[float | None]:
     """Live mIoU over the frames of the last `window_ns` before each frame."""
-    from seg_core.metrics import ConfusionMatrix
+    from seg_core.training.metrics import ConfusionMatrix
     out, cm = [], ConfusionMatrix()
     for k, f in enumerate(frames):
         recent = [g.confusion for g in frames[:k + 1] if g.confusion is not None

@@ -39,7 +39,7 @@ class CloudSegmentationNode(SegmentationNode):
     def __init__(self):
         super().__init__("segmentation")
         from seg_core.models import sr_scale  # torch: imported after the cheap checks, as the base does
-        from seg_core.sr import LowResSegmenter
+        from seg_core.models.super_resolution import LowResSegmenter
         p = self.params
         self._camera_sizes: OrderedDict[tuple[int, int], tuple[int, int]] = OrderedDict()
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos.PACKETS)
@@ -60,7 +60,7 @@ class CloudSegmentationNode(SegmentationNode):
 
     def _upscaler(self, model: str):
         from seg_core.models import WeightsError
-        from seg_core.sr import SuperResolver, interpolation_upscaler
+        from seg_core.models.super_resolution import SuperResolver, interpolation_upscaler
         p = self.params
         try:
             return SuperResolver(model, p["sr_weights"] or None, p["device"]).upscale

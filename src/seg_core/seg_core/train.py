@@ -35,29 +35,30 @@ from torch.nn.utils import prune as torch_prune
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from . import cloudseg, datasets
-from .bench import (
+from seg_core.training import cloudseg
+from seg_core.data import datasets
+from seg_core.training.cost import (
     count_flops, count_parameters, gzip_size, median_latency_ms, state_dict_bytes,
 )
-from .classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES
-from .inference import Segmenter
-from .losses import (
+from seg_core.data.classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES
+from seg_core.models.inference import Segmenter
+from seg_core.training.losses import (
     LOSS_NAMES, analytics_sr_loss, distillation_loss, enet_class_weights, segmentation_loss, sr_loss, ssim,
 )
-from .metrics import ConfusionMatrix, psnr
-from .models import (
+from seg_core.training.metrics import ConfusionMatrix, psnr
+from seg_core.models import (
     DEFAULT_INPUT_SIZE, MANIFEST_PATH, MODEL_NAMES, SR_DEFAULT_CHANNELS, SR_MODEL_NAMES, WEIGHTS_DIR,
     WeightsError, apply_state_dict, backbone_prefixes, build_model, build_sr_model, default_weights,
     head_prefixes, load_sr_model, load_weights, read_checkpoint, save_checkpoint, sr_scale,
 )
-from .onnx_export import (
+from seg_core.models.onnx_export import (
     INPUT_NAME, export_onnx, max_abs_difference, ort_session, quantize_int8,
 )
-from .scene_cache import (
+from seg_core.data.scene_cache import (
     AUGMENTATIONS, DEFAULT_CACHE_DIR, SceneArrays, cached_scenes, training_transform,
 )
-from .sources import SourceConfig
-from .sr import (
+from seg_core.data.sources import SourceConfig
+from seg_core.models.super_resolution import (
     DEFAULT_SR_CACHE, TRAIN_DRIVE_SEED, VAL_DRIVE_SEED, SRPairs, drive_frames, low_res_frames,
     segmenter_logits, to_rgb8, to_unit_tensor,
 )

@@ -5,7 +5,7 @@ cloud's usual latency plus a margin with `adaptive_wait`, never later than `dead
 frame's stamp), else the on-robot ENet labels, so segmentation keeps coming when the link degrades
 or the cloud is gone. The rules (failover when the cloud missed every frame for `failover_s` or
 the link turns DOWN, handback after `handback_after` hits in a row or link GOOD for `handback_s`,
-at most one output per frame, in stamp order, bounded memory) live in seg_core.arbiter.FrameArbiter.
+at most one output per frame, in stamp order, bounded memory) live in seg_core.edge.arbiter.FrameArbiter.
 
 Inputs (relative names; the graph may remap them):
   camera/image_raw                        sensor_msgs/Image: stamps, frame_id, size, overlay pixels
@@ -34,9 +34,9 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from seg_core.arbiter import CLOUD, EDGE, SOURCES, ArbiterConfig, FrameArbiter
-from seg_core.classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES, colorize, overlay
-from seg_core.link import STATE_NAMES
+from seg_core.edge.arbiter import CLOUD, EDGE, SOURCES, ArbiterConfig, FrameArbiter
+from seg_core.data.classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES, colorize, overlay
+from seg_core.edge.link import STATE_NAMES
 from seg_interfaces.msg import LabelInfo, LinkStatus, SegmentationStatus, VisionClass
 from seg_ros import qos
 from seg_ros.images import array_to_image, image_to_mono, image_to_rgb, png_to_labels

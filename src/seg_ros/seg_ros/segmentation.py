@@ -12,7 +12,7 @@ from __future__ import annotations
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from seg_core.classes import CITYSCAPES_CLASSES, colorize, overlay
+from seg_core.data.classes import CITYSCAPES_CLASSES, colorize, overlay
 from seg_interfaces.msg import LabelInfo, VisionClass
 
 from . import qos
@@ -41,7 +41,7 @@ class SegmentationNode(PipelineNode):
         p = self.params
         self.check_parameters(p)
         input_size = (p["input_width"], p["input_height"]) if p["input_width"] > 0 else None
-        from seg_core.inference import Segmenter  # torch: seconds to import, after the cheap checks
+        from seg_core.models.inference import Segmenter  # torch: seconds to import, after the cheap checks
         self._segmenter = Segmenter(p["model"], weights=p["weights"] or None, device=p["device"],
                                     input_size=input_size, backend=p["backend"],
                                     threads=p["threads"] or None)

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .classes import IGNORE_ID
-from .scene import SPLIT_SEED_BASE, SPLIT_SIZE, _check_size, render_scene, split_seed
+from seg_core.data.classes import IGNORE_ID
+from seg_core.data.scene import SPLIT_SEED_BASE, SPLIT_SIZE, _check_size, render_scene, split_seed
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .classes import IGNORE_ID, NUM_CLASSES
-from .inference import Segmenter
-from .losses import ssim
-from .metrics import ConfusionMatrix, psnr
-from .models import default_weights, sr_scale
-from .sr import (
+from seg_core.data.classes import IGNORE_ID, NUM_CLASSES
+from seg_core.models.inference import Segmenter
+from seg_core.training.losses import ssim
+from seg_core.training.metrics import ConfusionMatrix, psnr
+from seg_core.models import default_weights, sr_scale
+from seg_core.models.super_resolution import (
     SuperResolver, Upscaler, check_target, interpolation_upscaler, low_res_frames, to_unit_tensor,
 )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES, colorize
+from seg_core.data.classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES, colorize
 
 (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, TRAFFIC_LIGHT, TRAFFIC_SIGN, VEGETATION,
  TERRAIN, SKY, PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE) = range(NUM_CLASSES)

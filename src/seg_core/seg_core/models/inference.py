@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import torch
 
-from .classes import NUM_CLASSES
-from .datasets import IMAGENET_MEAN, IMAGENET_STD
-from .models import (
+from seg_core.data.classes import NUM_CLASSES
+from seg_core.data.datasets import IMAGENET_MEAN, IMAGENET_STD
+from seg_core.models import (
     DEFAULT_INPUT_SIZE, MODEL_NAMES, build_model, default_weights, load_weights,
 )
-from .models.icnet import ICNet
-from .onnx_export import INPUT_NAME, export_onnx, onnx_input_size, ort_session
+from seg_core.models.icnet import ICNet
+from seg_core.models.onnx_export import INPUT_NAME, export_onnx, onnx_input_size, ort_session
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from .datasets import (
+from seg_core.data.datasets import (
     ColorJitter, Compose, GridAffine, HorizontalFlip, RandomScaleCrop, _rng, to_tensor,
 )
-from .scene import GENERATOR_VERSION, render_scene, split_seed
+from seg_core.data.scene import GENERATOR_VERSION, render_scene, split_seed
 
 SHARD = 100
 DEFAULT_CACHE_DIR = Path("out/scene_cache")

@@ -17,7 +17,7 @@ from seg_core.codec import EncoderConfig, H264Decoder, H264Encoder
 
 
 def scene_frames(count: int, width: int, height: int, seed: int) -> list[np.ndarray]:
-    from seg_core.data.scene import DrivingSequence
+    from seg_core.data.scene.sequences import DrivingSequence
     seq = DrivingSequence(seed, width, height)
     return [seq.frame(i % len(seq))[0] for i in range(count)]
 
@@ -40,7 +40,7 @@ def pattern_frames(count: int, width: int, height: int) -> list[np.ndarray]:
 
 def scene_import_error() -> str | None:
     try:
-        from seg_core.data.scene import DrivingSequence  # noqa: F401
+        from seg_core.data.scene.sequences import DrivingSequence  # noqa: F401
     except ImportError as exc:
         return str(exc)
     return None
@@ -112,7 +112,7 @@ def main() -> None:
     scene_error = scene_import_error()
     source = args.source or ("pattern" if scene_error else "scene")
     if source == "scene" and scene_error:
-        parser.error(f"--source scene needs seg_core.data.scene.DrivingSequence, which cannot be imported: {scene_error}")
+        parser.error(f"--source scene needs DrivingSequence, which cannot be imported: {scene_error}")
     settings = dict(codec=args.codec, crf=args.crf, gop=args.gop, preset=args.preset, tune=args.tune, fps=args.fps)
     try:
         encoders = [H264Encoder(args.width, args.height, EncoderConfig(bitrate=bitrate, **settings))

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from seg_core.data.classes import IGNORE_ID
-from seg_core.data.scene import SPLIT_SEED_BASE, SPLIT_SIZE, _check_size, render_scene, split_seed
+from seg_core.data.scene.sequences import SPLIT_SEED_BASE, SPLIT_SIZE, check_size, render_scene, split_seed
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -214,7 +214,7 @@ class GeneratedStreetDataset(Dataset):
             raise ValueError(f"unknown split '{split}', expected one of {', '.join(SPLIT_SEED_BASE)}")
         if not 1 <= length <= SPLIT_SIZE:
             raise ValueError(f"length {length} must be within 1..{SPLIT_SIZE}")
-        _check_size(width, height)
+        check_size(width, height)
         self.split, self.length, self.width, self.height, self.transform = split, length, width, height, transform
 
     def __len__(self) -> int:

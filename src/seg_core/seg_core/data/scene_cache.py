@@ -19,7 +19,7 @@ from tqdm import tqdm
 from seg_core.data.datasets import (
     ColorJitter, Compose, GridAffine, HorizontalFlip, RandomScaleCrop, _rng, to_tensor,
 )
-from seg_core.data.scene import GENERATOR_VERSION, render_scene, split_seed
+from seg_core.data.scene.sequences import GENERATOR_VERSION, render_scene, split_seed
 
 SHARD = 100
 DEFAULT_CACHE_DIR = Path("out/scene_cache")

@@ -22,7 +22,7 @@ from seg_core.codec import EncoderConfig, resize_rgb, round_trip, scaled_size
 from seg_core.data.datasets import IMAGENET_MEAN, IMAGENET_STD
 from seg_core.models.inference import Segmenter
 from seg_core.models import default_weights, load_sr_model, sr_scale, WeightsError
-from seg_core.data.scene import GENERATOR_VERSION, DrivingSequence
+from seg_core.data.scene.sequences import GENERATOR_VERSION, DrivingSequence
 
 DEFAULT_SR_CACHE = Path("out/sr_cache")
 # Generated drives: SR training uses seeds TRAIN_DRIVE_SEED and up, validation VAL_DRIVE_SEED;

@@ -1,7 +1,8 @@
-"""Cost measurements shared by the CLI and tests: parameters, FLOPs, latency, sizes on disk."""
+"""Cost measurements shared by the CLI and tests: parameters, FLOPs, latency, sizes and digests of files."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import statistics
 import time
@@ -49,3 +50,7 @@ def state_dict_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:
     buffer = io.BytesIO()
     torch.save(state_dict, buffer)
     return buffer.getvalue()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

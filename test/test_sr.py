@@ -17,8 +17,9 @@ from seg_core.models import (
     save_checkpoint, sr_scale,
 )
 from seg_core.models.carn import Cascade
+from seg_core.data.drives import SRPairs, low_res_frames
 from seg_core.models.super_resolution import (
-    LowResSegmenter, SRPairs, SuperResolver, check_target, interpolation_upscaler, low_res_frames,
+    LowResSegmenter, SuperResolver, check_target, interpolation_upscaler,
 )
 
 

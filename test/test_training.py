@@ -15,7 +15,9 @@ from seg_core.training.losses import (
     distillation_loss, enet_class_weights, ohem_cross_entropy, segmentation_loss, soft_jaccard_loss,
 )
 from seg_core.models import build_model, load_weights, save_checkpoint
-from seg_core.data.scene_cache import SHARD, SceneArrays, cached_scenes, shard_path, training_transform
+from seg_core.data.datasets import SceneArrays
+from seg_core.data.scene_cache import SHARD, cached_scenes, shard_path
+from seg_core.data.transforms import training_transform
 
 SIZE = ["64", "32"]
 

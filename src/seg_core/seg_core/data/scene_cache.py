@@ -1,4 +1,4 @@
-"""Generated scenes rendered once into an on-disk cache, and augmented training crops of them.
+"""Generated scenes rendered once into an on-disk cache, in shards of SHARD scenes.
 
 Rendering one street scene takes a few hundred milliseconds, far longer than a training step
 needs per image, so training draws augmented samples from a pool rendered once.
@@ -10,15 +10,9 @@ import os
 from multiprocessing import get_context
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from seg_core.data.datasets import (
-    ColorJitter, Compose, GridAffine, HorizontalFlip, RandomScaleCrop, _rng, to_tensor,
-)
 from seg_core.data.scene.sequences import GENERATOR_VERSION, render_scene, split_seed
 
 SHARD = 100
@@ -65,70 +59,6 @@ def cached_scenes(
     shards = [np.load(p) for p in tqdm(paths, desc="load scene cache", leave=False)]
     return (np.concatenate([s["rgb"] for s in shards]),
             np.concatenate([s["labels"] for s in shards]))
-
-
-class GaussianBlur:
-    """Blur with a random sigma in ``sigma`` with probability ``p`` (defocus, motion, scaling)."""
-
-    def __init__(self, p: float = 0.2, sigma=(0.5, 1.5)):
-        self.p, self.sigma = p, sigma
-
-    def __call__(self, rgb, labels, rng=None):
-        rng = _rng(rng)
-        if rng.random() < self.p:
-            rgb = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(*self.sigma))
-        return rgb, labels
-
-
-class CompressionArtifacts:
-    """JPEG re-encoding at a random quality with probability ``p``: blocking and ringing like
-    the compressed video link the cloud model sees."""
-
-    def __init__(self, p: float = 0.3, quality=(30, 90)):
-        self.p, self.quality = p, quality
-
-    def __call__(self, rgb, labels, rng=None):
-        rng = _rng(rng)
-        if rng.random() < self.p:
-            quality = int(rng.integers(self.quality[0], self.quality[1] + 1))
-            _, buf = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            rgb = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-        return rgb, labels
-
-
-AUGMENTATIONS = ("flip", "color", "grid", "blur", "jpeg")
-
-
-def training_transform(crop: tuple[int, int], augmentations=AUGMENTATIONS,
-                       scale=(0.5, 2.0), focus_classes=(), focus_p: float = 0.0) -> Compose:
-    """Random scale + crop to ``crop`` (w, h), with probability ``focus_p`` over a pixel of
-    one of ``focus_classes``, followed by the named augmentations."""
-    unknown = set(augmentations) - set(AUGMENTATIONS)
-    if unknown:
-        raise ValueError(f"unknown augmentations {sorted(unknown)}; choose from {AUGMENTATIONS}")
-    steps = {"flip": HorizontalFlip(), "color": ColorJitter(), "grid": GridAffine(),
-             "blur": GaussianBlur(), "jpeg": CompressionArtifacts()}
-    return Compose([RandomScaleCrop(*crop, scale=scale, focus_classes=focus_classes, focus_p=focus_p)]
-                   + [steps[name] for name in AUGMENTATIONS if name in augmentations])
-
-
-class SceneArrays(Dataset):
-    """In-memory (rgb, labels) uint8 arrays as (normalised 3 x H x W float, H x W int64) samples,
-    optionally through a ``transform(rgb, labels) -> (rgb, labels)``."""
-
-    def __init__(self, rgb: np.ndarray, labels: np.ndarray, transform=None):
-        if len(rgb) != len(labels):
-            raise ValueError(f"{len(rgb)} images but {len(labels)} label maps")
-        self.rgb, self.labels, self.transform = rgb, labels, transform
-
-    def __len__(self) -> int:
-        return len(self.rgb)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rgb, labels = self.rgb[index], self.labels[index]
-        if self.transform is not None:
-            rgb, labels = self.transform(rgb, labels)
-        return to_tensor(np.ascontiguousarray(rgb)), torch.from_numpy(labels.astype(np.int64))
 
 
 def main(argv: list[str] | None = None) -> None:

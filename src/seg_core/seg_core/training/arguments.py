@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from seg_core.data.classes import CITYSCAPES_CLASSES
-from seg_core.data.scene_cache import AUGMENTATIONS
+from seg_core.data.transforms import AUGMENTATIONS
 from seg_core.models import MODEL_NAMES
 from seg_core.training.evaluation import CAMERA_SIZE
 from seg_core.training.losses import LOSS_NAMES

@@ -24,13 +24,13 @@ import torch
 from tqdm import tqdm
 
 from seg_core.data.classes import IGNORE_ID, NUM_CLASSES
+from seg_core.data.drives import low_res_frames
+from seg_core.data.transforms import to_unit_tensor
+from seg_core.models import default_weights, sr_scale
 from seg_core.models.inference import Segmenter
+from seg_core.models.super_resolution import SuperResolver, Upscaler, check_target, interpolation_upscaler
 from seg_core.training.losses import ssim
 from seg_core.training.metrics import ConfusionMatrix, psnr
-from seg_core.models import default_weights, sr_scale
-from seg_core.models.super_resolution import (
-    SuperResolver, Upscaler, check_target, interpolation_upscaler, low_res_frames, to_unit_tensor,
-)
 
 FPS = 30.0
 GOP = 30

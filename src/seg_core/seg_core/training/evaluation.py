@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from seg_core.data.classes import IGNORE_ID, NUM_CLASSES
-from seg_core.data.scene_cache import DEFAULT_CACHE_DIR, SceneArrays, cached_scenes
+from seg_core.data.datasets import SceneArrays
+from seg_core.data.scene_cache import DEFAULT_CACHE_DIR, cached_scenes
 from seg_core.data.sources import SourceConfig
 from seg_core.models import DEFAULT_INPUT_SIZE, WeightsError, build_model, default_weights, load_weights
 from seg_core.models.onnx_export import INPUT_NAME

@@ -11,9 +11,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from seg_core.data import datasets
 from seg_core.data.classes import CITYSCAPES_CLASSES, NUM_CLASSES
-from seg_core.data.scene_cache import SceneArrays, cached_scenes, training_transform
+from seg_core.data.datasets import CityscapesDataset, SceneArrays
+from seg_core.data.scene_cache import cached_scenes
+from seg_core.data.transforms import Compose, Resize, training_transform
 from seg_core.models import DEFAULT_INPUT_SIZE, MODEL_NAMES, build_model, default_weights, save_checkpoint
 from seg_core.training.arguments import add_training_args, image_size_arg, model_args
 from seg_core.training.evaluation import (
@@ -40,9 +41,9 @@ def make_dataset(args, split: str, count: int, augment: bool) -> Dataset:
         return SceneArrays(rgb[:count], labels[:count], transform)
     if not args.cityscapes_root:
         raise SystemExit("--data cityscapes needs --cityscapes-root DIR")
-    resize = datasets.Resize(w, h)  # whole frames to the model size, then the augmentations
-    cs = datasets.CityscapesDataset(
-        args.cityscapes_root, split, datasets.Compose([resize, transform]) if transform else resize
+    resize = Resize(w, h)  # whole frames to the model size, then the augmentations
+    cs = CityscapesDataset(
+        args.cityscapes_root, split, Compose([resize, transform]) if transform else resize
     )
     return Subset(cs, range(min(count, len(cs))))
 

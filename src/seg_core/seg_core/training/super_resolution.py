@@ -12,15 +12,16 @@ from torch import nn
 from tqdm import tqdm
 
 from seg_core.data.classes import IGNORE_ID, NUM_CLASSES
+from seg_core.data.drives import (
+    DEFAULT_SR_CACHE, TRAIN_DRIVE_SEED, VAL_DRIVE_SEED, SRPairs, drive_frames, low_res_frames,
+)
+from seg_core.data.transforms import to_rgb8, to_unit_tensor
 from seg_core.models import (
     DEFAULT_INPUT_SIZE, MODEL_NAMES, SR_DEFAULT_CHANNELS, SR_MODEL_NAMES, build_sr_model, default_weights,
     load_sr_model, save_checkpoint, sr_scale,
 )
 from seg_core.models.inference import Segmenter
-from seg_core.models.super_resolution import (
-    DEFAULT_SR_CACHE, SRPairs, TRAIN_DRIVE_SEED, VAL_DRIVE_SEED, drive_frames, low_res_frames, segmenter_logits,
-    to_rgb8, to_unit_tensor,
-)
+from seg_core.models.super_resolution import segmenter_logits
 from seg_core.training import cloudseg
 from seg_core.training.arguments import add_optimisation_args, image_size_arg
 from seg_core.training.evaluation import CAMERA_SIZE, test_images

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from seg_core.codec import EncoderConfig, H264Decoder, H264Encoder
+from seg_core.training.metrics import psnr
 
 
 def scene_frames(count: int, width: int, height: int, seed: int) -> list[np.ndarray]:
@@ -49,11 +50,6 @@ def scene_import_error() -> str | None:
 def percentiles_ms(seconds: list[float]) -> dict:
     ms = np.array(seconds) * 1000.0
     return {"median": round(float(np.median(ms)), 3), "p95": round(float(np.percentile(ms, 95)), 3)}
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)))
 
 
 def run(frames: list[np.ndarray], encoder: H264Encoder) -> dict:

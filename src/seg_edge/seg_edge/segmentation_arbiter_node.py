@@ -13,7 +13,8 @@ Inputs (relative names; the graph may remap them):
   cloud/segmentation/labels               sensor_msgs/Image mono8        (cloud_transport:=raw)
   edge/segmentation/labels                sensor_msgs/Image mono8
   link/status                             seg_interfaces/LinkStatus (link_monitor)
-  {cloud,edge}/segmentation/label_info    LabelInfo, checked against the Cityscapes classes
+  {cloud,edge}/segmentation/label_info    LabelInfo, checked against the Cityscapes classes; its model
+                                          names the source's frames in segmentation/status
 Outputs (header = the INPUT camera image's stamp and frame_id):
   segmentation/labels      mono8, camera size (a source of another size is resized, nearest)
   segmentation/color_mask  rgb8 Cityscapes palette
@@ -32,14 +33,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
 
 from seg_core.edge.arbiter import CLOUD, EDGE, SOURCES, ArbiterConfig, FrameArbiter
-from seg_core.data.classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES, colorize, overlay
+from seg_core.data.classes import IGNORE_ID, NUM_CLASSES, colorize, overlay
 from seg_core.edge.link import STATE_NAMES
-from seg_interfaces.msg import LabelInfo, LinkStatus, SegmentationStatus, VisionClass
+from seg_interfaces.msg import LabelInfo, LinkStatus, SegmentationStatus
 from seg_ros import qos
 from seg_ros.images import array_to_image, image_to_mono, image_to_rgb, png_to_labels
+from seg_ros.label_info import cityscapes_label_info, is_cityscapes
 from seg_ros.node import PipelineNode, run, stamp_seconds
 
 LINK_UNKNOWN = 255
@@ -66,8 +67,6 @@ class SegmentationArbiterNode(PipelineNode):
         "overlay_alpha": (0.5, "mask opacity in the overlay, 0..1"),
         "publish_color_mask": (True, "publish segmentation/color_mask"),
         "publish_overlay": (True, "publish segmentation/overlay"),
-        "cloud_model": ("deeplabv3_mobilenet_v3_large", "model name reported in status for cloud frames"),
-        "edge_model": ("enet", "model name reported in status for edge frames"),
     }
 
     def __init__(self):
@@ -84,7 +83,7 @@ class SegmentationArbiterNode(PipelineNode):
             handback_s=p["handback_s"], max_wait_s=p["max_wait_s"], adaptive_wait=p["adaptive_wait"],
             wait_margin_s=p["wait_margin_s"], horizon_s=p["horizon_s"],
             max_frames=p["max_frames"], initial_source=p["initial_source"]))
-        self._models = {CLOUD: p["cloud_model"], EDGE: p["edge_model"]}
+        self._models = {source: "" for source in SOURCES}   # from each source's label_info
         self._link_seen: float | None = None
         self._camera_size: tuple[int, int] | None = None
         self._warned: set[str] = set()
@@ -99,9 +98,7 @@ class SegmentationArbiterNode(PipelineNode):
                              if p["publish_overlay"] else None)
         self._status_pub = self.create_publisher(SegmentationStatus, "segmentation/status", qos.PUBLISH)
         info_pub = self.create_publisher(LabelInfo, "segmentation/label_info", qos.LATCHED)
-        info_pub.publish(LabelInfo(
-            header=Header(stamp=self.now_msg()), threshold=0.0,
-            class_map=[VisionClass(class_id=i, class_name=n) for i, n in enumerate(CITYSCAPES_CLASSES)]))
+        info_pub.publish(cityscapes_label_info(self.now_msg(), ""))   # per frame: segmentation/status
 
         self.subscribe_frames("camera/image_raw", self._on_camera, qos.QUEUED_FRAMES)
         if p["cloud_transport"] == "compressed":
@@ -177,9 +174,8 @@ class SegmentationArbiterNode(PipelineNode):
         self._poll()
 
     def _on_label_info(self, source: str, msg: LabelInfo) -> None:
-        names = tuple(c.class_name for c in sorted(msg.class_map, key=lambda c: c.class_id))
-        ids = [c.class_id for c in sorted(msg.class_map, key=lambda c: c.class_id)]
-        if names != CITYSCAPES_CLASSES or ids != list(range(NUM_CLASSES)):
+        self._models[source] = msg.model
+        if not is_cityscapes(msg):
             self._warn_once(f"info-{source}", f"{source} label_info does not list the {NUM_CLASSES} Cityscapes "
                                               f"classes in train-id order; its labels mean something else")
 

@@ -10,13 +10,13 @@ subscribes to them (like image_transport's lazy publishers).
 from __future__ import annotations
 
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
 
-from seg_core.data.classes import CITYSCAPES_CLASSES, colorize, overlay
-from seg_interfaces.msg import LabelInfo, VisionClass
+from seg_core.data.classes import colorize, overlay
+from seg_interfaces.msg import LabelInfo
 
 from . import qos
 from .images import array_to_image, labels_to_png
+from .label_info import cityscapes_label_info
 from .node import PipelineNode, received_at
 
 
@@ -56,12 +56,14 @@ class SegmentationNode(PipelineNode):
         self._png_pub = (self.create_publisher(CompressedImage, f"{self._labels_pub.topic_name}/compressed",
                                                qos.PUBLISH) if p["publish_compressed_labels"] else None)
         info_pub = self.create_publisher(LabelInfo, "label_info", qos.LATCHED)
-        info_pub.publish(LabelInfo(
-            header=Header(stamp=self.now_msg()), threshold=0.0,
-            class_map=[VisionClass(class_id=i, class_name=n) for i, n in enumerate(CITYSCAPES_CLASSES)]))
+        info_pub.publish(cityscapes_label_info(self.now_msg(), self.produced_by(p)))
         self.get_logger().info(
             f"segmenting with {self._segmenter.model_name} on {self._segmenter.device} "
             f"({p['backend']}) at {self._segmenter.input_size[0]}x{self._segmenter.input_size[1]}")
+
+    def produced_by(self, p: dict) -> str:
+        """What produces the labels, as label_info (and the arbiter's status) names it."""
+        return p["model"]
 
     def check_parameters(self, p: dict) -> None:
         """Raise ValueError for a bad value, before the (slow) model load; subclasses add theirs."""

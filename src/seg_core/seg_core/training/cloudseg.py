@@ -327,14 +327,12 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def markdown(report: dict, png_name: str) -> str:
+def _setup_lines(report: dict) -> list[str]:
+    """Title, what is measured and how."""
     setup = report["setup"]
     n, d = setup["frames"]["test_split"], setup["frames"]["drive"]
     w, h = setup["camera_size"]
-    t1_cols = [("method", "method"), ("miou", "mIoU"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM")]
-    curve_cols = [("method", "method"), ("scale", "scale"), ("kbit_s", "kbit/s"), ("miou", "mIoU")]
-    lat = report["latency"]
-    lines = [
+    return [
         "# CloudSeg: low-resolution streaming with super-resolution",
         "",
         f"The robot can send its camera at a quarter of its width and height (profile `cloudseg`); the "
@@ -355,31 +353,14 @@ def markdown(report: dict, png_name: str) -> str:
         "unrelated scenes, so every frame of that stream is a scene cut: the drive is the realistic "
         "video, the test split the harder case.",
         "",
-        "## Table 1: upscaling methods (x4, 120 kbit/s: the cloudseg profile)",
-        "",
-        f"ICNet on {n} test images; `hr` is the full-resolution stream at the default profile's 1.5 Mbit/s. "
-        f"Without any codec ICNet scores {report['original_miou']['icnet']:.4f} "
-        f"(DeepLabV3 {report['original_miou']['deeplabv3']:.4f}).",
-        "",
-        *_table(report["table1"], t1_cols),
-        "",
-        "The same with DeepLabV3-MobileNetV3 as the segmenter (the SR + DeepLabV3 path):",
-        "",
-        *_table(report["table1_deeplabv3"], t1_cols),
-        "",
-        f"On the drive ({d} frames):",
-        "",
-        *_table(report["drive"]["table1"], t1_cols),
-        "",
-        "## Figure 5: bandwidth vs mIoU",
-        "",
-        f"![bandwidth vs mIoU]({png_name})",
-        "",
-        f"ICNet on the {n} test images (`bandwidth_curve` in cloudseg.json; the drive's curve is "
-        "`drive.bandwidth_curve`):",
-        "",
-        *_table(report["bandwidth_curve"], curve_cols),
-        "",
+    ]
+
+
+def _cost_lines(report: dict) -> list[str]:
+    """Table 2 (time per frame), low-resolution reuse, the SR training data and the goals."""
+    t1_cols = [("method", "method"), ("miou", "mIoU"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM")]
+    lat = report["latency"]
+    return [
         "## Table 2: per-frame time",
         "",
         f"{lat['device']}; median of {lat['runs']} runs on a {lat['input']} frame upscaled to {lat['output']}. "
@@ -409,5 +390,41 @@ def markdown(report: dict, png_name: str) -> str:
         *_table([{**g, "met": "yes" if g["met"] else "**no**"} for g in report["goals"]],
                 [("goal", "goal"), ("measured", "measured"), ("met", "met")]),
         "",
+    ]
+
+
+def markdown(report: dict, png_name: str) -> str:
+    setup = report["setup"]
+    n, d = setup["frames"]["test_split"], setup["frames"]["drive"]
+    t1_cols = [("method", "method"), ("miou", "mIoU"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM")]
+    curve_cols = [("method", "method"), ("scale", "scale"), ("kbit_s", "kbit/s"), ("miou", "mIoU")]
+    lines = [
+        *_setup_lines(report),
+        "## Table 1: upscaling methods (x4, 120 kbit/s: the cloudseg profile)",
+        "",
+        f"ICNet on {n} test images; `hr` is the full-resolution stream at the default profile's 1.5 Mbit/s. "
+        f"Without any codec ICNet scores {report['original_miou']['icnet']:.4f} "
+        f"(DeepLabV3 {report['original_miou']['deeplabv3']:.4f}).",
+        "",
+        *_table(report["table1"], t1_cols),
+        "",
+        "The same with DeepLabV3-MobileNetV3 as the segmenter (the SR + DeepLabV3 path):",
+        "",
+        *_table(report["table1_deeplabv3"], t1_cols),
+        "",
+        f"On the drive ({d} frames):",
+        "",
+        *_table(report["drive"]["table1"], t1_cols),
+        "",
+        "## Figure 5: bandwidth vs mIoU",
+        "",
+        f"![bandwidth vs mIoU]({png_name})",
+        "",
+        f"ICNet on the {n} test images (`bandwidth_curve` in cloudseg.json; the drive's curve is "
+        "`drive.bandwidth_curve`):",
+        "",
+        *_table(report["bandwidth_curve"], curve_cols),
+        "",
+        *_cost_lines(report),
     ]
     return "\n".join(lines)

@@ -144,21 +144,26 @@ class Canvas:
         mat[0] -= x0 * mat[2]
         mat[1] -= y0 * mat[2]
         size = (x1 - x0, y1 - y0)
-        roi_rgb, roi_lab = self.rgb[y0:y1, x0:x1], self.lab[y0:y1, x0:x1]
-        if opaque:
-            cv2.warpPerspective(spr.rgb[:, lo:hi], mat, size, dst=roi_rgb, flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_TRANSPARENT)
-            cv2.warpPerspective(spr.lab[:, lo:hi], mat, size, dst=roi_lab, flags=cv2.INTER_NEAREST,
-                                borderMode=cv2.BORDER_TRANSPARENT)
-            return
-        # one warp of rgb and coverage; a pixel is painted where it is at least half covered
-        rgba, label, cover = spr.rgba()
-        mat[:, 2] -= mat[:, 0] + mat[:, 1]     # the padded image starts one pixel up and left
-        out = cv2.warpPerspective(rgba[:, lo:hi + 2], mat, size, flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        mask = out[..., 3] >= 128
-        np.copyto(roi_rgb, out[..., :3], where=mask[..., None])
-        if cover is not None:
-            mask = cv2.warpPerspective(cover[:, lo:hi + 2], mat, size, flags=cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 128
-        roi_lab[mask] = label
+        _warp(spr, lo, hi, mat, size, self.rgb[y0:y1, x0:x1], self.lab[y0:y1, x0:x1], opaque)
+
+
+def _warp(spr: Sprite, lo: int, hi: int, mat: np.ndarray, size: tuple[int, int], roi_rgb: np.ndarray,
+          roi_lab: np.ndarray, opaque: bool) -> None:
+    """Paint columns lo..hi of ``spr`` through the perspective ``mat`` into the regions of interest."""
+    if opaque:
+        cv2.warpPerspective(spr.rgb[:, lo:hi], mat, size, dst=roi_rgb, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_TRANSPARENT)
+        cv2.warpPerspective(spr.lab[:, lo:hi], mat, size, dst=roi_lab, flags=cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_TRANSPARENT)
+        return
+    # one warp of rgb and coverage; a pixel is painted where it is at least half covered
+    rgba, label, cover = spr.rgba()
+    mat[:, 2] -= mat[:, 0] + mat[:, 1]     # the padded image starts one pixel up and left
+    out = cv2.warpPerspective(rgba[:, lo:hi + 2], mat, size, flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    mask = out[..., 3] >= 128
+    np.copyto(roi_rgb, out[..., :3], where=mask[..., None])
+    if cover is not None:
+        mask = cv2.warpPerspective(cover[:, lo:hi + 2], mat, size, flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 128
+    roi_lab[mask] = label

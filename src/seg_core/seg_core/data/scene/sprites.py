@@ -119,6 +119,50 @@ CLOTHES = ((30, 30, 35), (60, 60, 70), (200, 200, 205), (25, 40, 90), (120, 30, 
            (150, 120, 80), (90, 60, 110), (200, 170, 40), (70, 110, 160), (170, 80, 40), (230, 230, 230))
 
 
+def _seated_body(pen: _Pen, ph: float, height: float, dims, colours, label: int) -> tuple[float, float, float]:
+    """Legs, torso and arms of a rider at phase ``ph``: hips on a saddle, feet on pedals, hands on a
+    handlebar. Returns the hip, shoulder and head heights."""
+    (sw, hw, lw, aw), (top, bottom, shoes, skin) = dims, colours
+    hip, sh, head = 0.95, height - 0.42, height - 0.14
+    for side in (-1, 1):
+        foot = 0.28 + 0.13 * math.sin(ph + (side > 0) * np.pi)
+        knee = (side * 0.17, foot + 0.38)
+        pen.line(side * 0.08, hip, *knee, lw * 1.1, bottom, label)
+        pen.line(*knee, side * 0.13, foot, lw, bottom, label)
+        pen.ellipse(side * 0.13, foot, 0.05, 0.035, shoes, label)
+    pen.poly([(-sw, sh), (sw, sh), (hw, hip - 0.02), (-hw, hip - 0.02)], top, label)
+    for side in (-1, 1):
+        pen.line(side * sw * 0.9, sh - 0.03, side * (sw + 0.1), hip + 0.1, aw, top, label)
+        pen.ellipse(side * (sw + 0.1), hip + 0.08, 0.035, 0.035, skin, label)
+    return hip, sh, head
+
+
+def _walking_body(pen: _Pen, ph: float, height: float, dims, colours, skirt: bool, long_coat: bool,
+                  label: int) -> tuple[float, float, float]:
+    """Legs, torso and arms of a walker at phase ``ph``; returns the hip, shoulder and head heights."""
+    (sw, hw, lw, aw), (top, bottom, shoes, skin) = dims, colours
+    hip, sh, head = 0.52 * height, 0.815 * height, 0.925 * height
+    for side, lift in ((-1, max(0.0, math.sin(ph))), (1, max(0.0, -math.sin(ph)))):
+        foot_y = 0.05 * height * lift
+        x0 = side * (hw - lw / 2)
+        x1 = side * (0.05 * height) + 0.015 * height * math.cos(ph) * side
+        pen.poly([(x0 - lw / 2, hip), (x0 + lw / 2, hip), (x1 + lw * 0.4, foot_y + 0.03),
+                  (x1 - lw * 0.4, foot_y + 0.03)], bottom, label)
+        pen.ellipse(x1, foot_y + 0.03, lw * 0.55, 0.035, shoes, label)
+    hem = 0.3 * height if skirt else (0.36 * height if long_coat else hip - 0.03 * height)
+    widen = 0.05 * height if skirt or long_coat else 0.0
+    pen.poly([(-sw, sh), (sw, sh), (hw + widen, hem), (-hw - widen, hem)],
+             bottom if skirt else top, label)
+    if skirt:
+        pen.poly([(-sw, sh), (sw, sh), (hw, 0.58 * height), (-hw, 0.58 * height)], top, label)
+    for side in (-1, 1):
+        swing = 0.035 * height * math.sin(ph) * side
+        hand = (side * (sw + 0.02 * height), hip - 0.01 * height + swing)
+        pen.line(side * (sw - aw / 2), sh - 0.01 * height, *hand, aw, top, label)
+        pen.ellipse(*hand, aw * 0.55, aw * 0.6, skin, label)
+    return hip, sh, head
+
+
 def person_frames(rng, phases: int, back_view: bool, riding: bool, label: int) -> list[Sprite]:
     """Walk (or pedal) cycle of a person seen from the front or back, feet at the sprite bottom;
     a single frame shows a random moment of the cycle."""
@@ -139,38 +183,11 @@ def person_frames(rng, phases: int, back_view: bool, riding: bool, label: int) -
     for k in range(phases):
         ph = start + 2 * np.pi * k / phases
         pen = _Pen(0.9, height + 0.08, 64, top)
-        if riding:   # seated: hips on a saddle, feet on pedals, hands on a handlebar
-            hip, sh, head = 0.95, height - 0.42, height - 0.14
-            for side in (-1, 1):
-                foot = 0.28 + 0.13 * math.sin(ph + (side > 0) * np.pi)
-                knee = (side * 0.17, foot + 0.38)
-                pen.line(side * 0.08, hip, *knee, lw * 1.1, bottom, label)
-                pen.line(*knee, side * 0.13, foot, lw, bottom, label)
-                pen.ellipse(side * 0.13, foot, 0.05, 0.035, shoes, label)
-            pen.poly([(-sw, sh), (sw, sh), (hw, hip - 0.02), (-hw, hip - 0.02)], top, label)
-            for side in (-1, 1):
-                pen.line(side * sw * 0.9, sh - 0.03, side * (sw + 0.1), hip + 0.1, aw, top, label)
-                pen.ellipse(side * (sw + 0.1), hip + 0.08, 0.035, 0.035, skin, label)
+        dims, colours = (sw, hw, lw, aw), (top, bottom, shoes, skin)
+        if riding:
+            hip, sh, head = _seated_body(pen, ph, height, dims, colours, label)
         else:
-            hip, sh, head = 0.52 * height, 0.815 * height, 0.925 * height
-            for side, lift in ((-1, max(0.0, math.sin(ph))), (1, max(0.0, -math.sin(ph)))):
-                foot_y = 0.05 * height * lift
-                x0 = side * (hw - lw / 2)
-                x1 = side * (0.05 * height) + 0.015 * height * math.cos(ph) * side
-                pen.poly([(x0 - lw / 2, hip), (x0 + lw / 2, hip), (x1 + lw * 0.4, foot_y + 0.03),
-                          (x1 - lw * 0.4, foot_y + 0.03)], bottom, label)
-                pen.ellipse(x1, foot_y + 0.03, lw * 0.55, 0.035, shoes, label)
-            hem = 0.3 * height if skirt else (0.36 * height if long_coat else hip - 0.03 * height)
-            widen = 0.05 * height if skirt or long_coat else 0.0
-            pen.poly([(-sw, sh), (sw, sh), (hw + widen, hem), (-hw - widen, hem)],
-                     bottom if skirt else top, label)
-            if skirt:
-                pen.poly([(-sw, sh), (sw, sh), (hw, 0.58 * height), (-hw, 0.58 * height)], top, label)
-            for side in (-1, 1):
-                swing = 0.035 * height * math.sin(ph) * side
-                hand = (side * (sw + 0.02 * height), hip - 0.01 * height + swing)
-                pen.line(side * (sw - aw / 2), sh - 0.01 * height, *hand, aw, top, label)
-                pen.ellipse(*hand, aw * 0.55, aw * 0.6, skin, label)
+            hip, sh, head = _walking_body(pen, ph, height, dims, colours, skirt, long_coat, label)
         pen.line(0, sh - 0.02, 0, head - 0.06, 0.05 * height, skin, label)
         r = 0.062 * height
         pen.ellipse(0, head, r * 0.85, r, skin, label)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from seg_core.data.classes import CITYSCAPES_PALETTE, IGNORE_ID, NUM_CLASSES
-from seg_core.data.datasets import CityscapesDataset, GeneratedStreetDataset, cityscapes_train_ids
+from seg_core.data.classes import CITYSCAPES_PALETTE, IGNORE_ID, NUM_CLASSES, cityscapes_train_ids
+from seg_core.data.datasets import CityscapesDataset, GeneratedStreetDataset
 from seg_core.data.transforms import (
     IMAGENET_MEAN, IMAGENET_STD, ColorJitter, Compose, GridAffine, HorizontalFlip, RandomScaleCrop, Resize,
     to_tensor, training_transform,

@@ -1,4 +1,4 @@
-"""Cloud segmentation node: DeepLabV3 (or any registry model) on decoded camera images, or, with
+"""Cloud segmentation node: DeepLabV3-MobileNetV3 (or any registry model) on decoded camera images, or, with
 `super_resolution`, on decoded low-resolution frames super-resolved back to the camera's size
 (CloudSeg: SR + ICNet, whose low-resolution branch can take the received frame, `lr_reuse`).
 

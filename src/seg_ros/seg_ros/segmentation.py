@@ -1,6 +1,7 @@
 """Segmentation node: Image -> labels (mono8), color_mask (rgb8), overlay (rgb8) and label_info.
 
-Runs any model of the seg_core registry; the cloud runs DeepLabV3, the edge runs ENet.
+Runs any model of the seg_core registry; the cloud runs DeepLabV3-MobileNetV3, the edge runs ENet.
+label_info names the model (the cloud's: super-resolution + model when it upscales first).
 labels/compressed carries the labels as PNG (sensor_msgs/CompressedImage), a few kB instead of
 width*height bytes, for links where bandwidth counts.
 

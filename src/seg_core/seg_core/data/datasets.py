@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seg_core.data.classes import IGNORE_ID
+from seg_core.data.classes import cityscapes_train_ids
 from seg_core.data.scene.sequences import SPLIT_SEED_BASE, SPLIT_SIZE, check_size, render_scene, split_seed
 from seg_core.data.transforms import labels_tensor, to_tensor
 
@@ -59,23 +59,6 @@ class SceneArrays(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return sample(self.rgb[index], self.labels[index], self.transform)
-
-
-# Cityscapes labelIds -> train ids (cityscapesScripts labels.py); everything else is ignored.
-CITYSCAPES_ID_TO_TRAIN_ID = {
-    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10,
-    24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18,
-}
-_ID_LUT = np.full(256, IGNORE_ID, np.uint8)
-for _id, _train in CITYSCAPES_ID_TO_TRAIN_ID.items():
-    _ID_LUT[_id] = _train
-
-
-def cityscapes_train_ids(label_ids: np.ndarray) -> np.ndarray:
-    """Map a Cityscapes labelIds image to train ids (255 for ids outside the 19 classes)."""
-    if label_ids.dtype != np.uint8:
-        raise ValueError(f"labelIds must be uint8, got {label_ids.dtype}")
-    return _ID_LUT[label_ids]
 
 
 class CityscapesDataset(Dataset):

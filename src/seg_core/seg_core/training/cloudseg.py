@@ -404,7 +404,7 @@ def markdown(report: dict, png_name: str) -> str:
         "",
         f"ICNet on {n} test images; `hr` is the full-resolution stream at the default profile's 1.5 Mbit/s. "
         f"Without any codec ICNet scores {report['original_miou']['icnet']:.4f} "
-        f"(DeepLabV3 {report['original_miou']['deeplabv3']:.4f}).",
+        f"(DeepLabV3-MobileNetV3 {report['original_miou']['deeplabv3']:.4f}).",
         "",
         *_table(report["table1"], t1_cols),
         "",

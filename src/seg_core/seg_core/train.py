@@ -8,7 +8,8 @@
     python -m seg_core.train ship --model enet --weights out/enet.pt
     python -m seg_core.train table
     python -m seg_core.train train-sr --model carn_m_x4 --channels 16 --patch 32 32 --out out/carn_m_x4.pt
-    python -m seg_core.train train-sr --model carn_m_x4 --init out/carn_m_x4.pt --segmenter icnet --out out/carn_m_x4.tuned.pt
+    python -m seg_core.train train-sr --model carn_m_x4 --init out/carn_m_x4.pt --segmenter icnet \\
+        --out out/carn_m_x4.tuned.pt
     python -m seg_core.train eval-sr --model carn_m_x4 --segmenter icnet
     python -m seg_core.train cloudseg
 """

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from seg_core.data.transforms import to_unit_tensor
 from seg_core.models import default_weights, sr_scale
 from seg_core.models.inference import Segmenter
 from seg_core.models.super_resolution import SuperResolver, Upscaler, check_target, interpolation_upscaler
+from seg_core.training.cost import latency_and_load
 from seg_core.training.losses import ssim
 from seg_core.training.metrics import ConfusionMatrix, psnr
 
@@ -152,15 +151,9 @@ def lr_reuse_rows(data, segmenter: Segmenter, sr_weights: Path | None, runs: int
 
 
 def timed(fn: Callable[[], object], runs: int, warmup: int = 3) -> tuple[float, float]:
-    """Median milliseconds of ``fn()`` and the highest 1-minute load average seen meanwhile."""
-    for _ in range(warmup):
-        fn()
-    times, load = [], os.getloadavg()[0]
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1000.0, 1), round(max(load, os.getloadavg()[0]), 2)
+    """Median milliseconds of ``fn()`` and the highest 1-minute load average seen meanwhile, rounded."""
+    ms, load = latency_and_load(fn, runs, warmup)
+    return round(ms, 1), round(load, 2)
 
 
 def latency(frame: np.ndarray, segmenters: dict[str, Segmenter], sr_weights: Path | None, runs: int) -> dict:
@@ -257,7 +250,8 @@ def build_report(test_data, drive_data, segmenters: dict[str, Segmenter], sr_wei
         "setup": {
             "command": command,
             "frames": {"test_split": len(original), "drive": len(drive_data[0]), "drive_scored_every": drive_every},
-            "camera_size": list(original.shape[2:0:-1]), "fps": FPS, "gop": GOP, "encoder": "libx264 ultrafast zerolatency",
+            "camera_size": list(original.shape[2:0:-1]), "fps": FPS, "gop": GOP,
+            "encoder": "libx264 ultrafast zerolatency",
             "profiles": {"default": {"scale": 1, "bitrate": DEFAULT_BITRATE},
                          "cloudseg": {"scale": CLOUDSEG_SCALE, "bitrate": CLOUDSEG_BITRATE,
                                       "sr_model": SR_MODELS[CLOUDSEG_SCALE], "segmenter": "icnet", "lr_reuse": True}},
@@ -375,7 +369,8 @@ def _cost_lines(report: dict) -> list[str]:
         "The cloudseg path with ICNet's low-resolution branch fed the received x4 frame (`lr_reuse`) "
         "or a downsized copy of the super-resolved frame:",
         "",
-        *_table(report["lr_reuse"], [("lr_reuse", "lr_reuse"), ("miou", "mIoU"), ("segmentation_ms", "segmentation (ms)"),
+        *_table(report["lr_reuse"], [("lr_reuse", "lr_reuse"), ("miou", "mIoU"),
+                                     ("segmentation_ms", "segmentation (ms)"),
                                      ("load_average", "load")]),
         "",
         "## What the base SR model was trained on",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -37,6 +38,14 @@ def median_latency_ms(fn: Callable[[], object], runs: int = 30, warmup: int = 5)
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000.0
+
+
+def latency_and_load(fn: Callable[[], object], runs: int = 30, warmup: int = 5) -> tuple[float, float]:
+    """Median wall time of ``fn()`` in milliseconds, and the highest 1-minute load average seen
+    meanwhile (timings taken at a load above the core count are inflated)."""
+    load = os.getloadavg()[0]
+    ms = median_latency_ms(fn, runs, warmup)
+    return ms, max(load, os.getloadavg()[0])
 
 
 def gzip_size(data: bytes | Path) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -18,7 +17,7 @@ from seg_core.models.inference import Segmenter
 from seg_core.models.onnx_export import export_onnx, ort_session, quantize_int8
 from seg_core.training import cloudseg
 from seg_core.training.arguments import image_size_arg, model_args
-from seg_core.training.cost import count_flops, count_parameters, file_sha256, gzip_size, median_latency_ms
+from seg_core.training.cost import count_flops, count_parameters, file_sha256, gzip_size, latency_and_load
 from seg_core.training.evaluation import (
     at_input_size, calibration_batches, evaluate, evaluate_at_camera_size, generated_scenes, load_model,
     metrics_summary, model_size, onnx_predictor, test_images, torch_predictor,
@@ -94,7 +93,8 @@ def ship_sr(args) -> None:
         channels=meta.get("channels"), segmenter=meta.get("segmenter"), dtype="float16",
         metrics={"test": rows, "count": args.count, "image_size": list(args.image_size),
                  "segmenter": "icnet" if segmenter else None,
-                 "eval_command": f"python -m seg_core.train eval-sr --model {args.model}{variant} --count {args.count}"},
+                 "eval_command": f"python -m seg_core.train eval-sr --model {args.model}{variant} "
+                                 f"--count {args.count}"},
     )
     MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"shipped {dest} ({dest.stat().st_size / 1e3:.0f} kB): " + "; ".join(
@@ -136,8 +136,7 @@ def cmd_table(args) -> None:
                             pruned_path, path.name)
         for variant, net, predict, file in variants:
             cm = evaluate(at_input_size(predict, size), data, args.count, desc=f"{name} {variant}")
-            load = os.getloadavg()[0]
-            latency = median_latency_ms(lambda: predict(x), runs=args.runs)
+            latency, load = latency_and_load(lambda: predict(x), runs=args.runs)
             rows.append({
                 "model": name, "variant": variant, "input_size": list(size),
                 "params": count_parameters(net),
@@ -146,7 +145,7 @@ def cmd_table(args) -> None:
                 "size_mb": round(file.stat().st_size / 1e6, 2),
                 "gzip_mb": round(gzip_size(file) / 1e6, 2),
                 "latency_ms": round(latency, 2), "fps": round(1000.0 / latency, 1),
-                "load_average": round(max(load, os.getloadavg()[0]), 2),
+                "load_average": round(load, 2),
                 "miou": round(cm.miou(), 4),
                 "iou": {k: None if v is None else round(v, 4) for k, v in cm.as_dict()["iou"].items()},
                 "confusions": cm.confusions(),
@@ -193,7 +192,8 @@ def models_markdown(rows: list[dict], args) -> str:
         f"IoU (%) per class of each shipped model (torch fp32) on the same {args.count} test images, "
         f"rendered at the camera's {iw} x {ih} and given to each model at its input size.",
         "",
-        "| class | " + " | ".join(f"{r['model']} ({r['input_size'][0]} x {r['input_size'][1]})" for r in shipped) + " |",
+        "| class | " + " | ".join(f"{r['model']} ({r['input_size'][0]} x {r['input_size'][1]})"
+                                  for r in shipped) + " |",
         "|---|" + "---|" * len(shipped),
     ]
     for name in CITYSCAPES_CLASSES:

@@ -60,6 +60,9 @@ class CloudSegmentationNode(SegmentationNode):
         super().check_parameters(p)
         if p["lr_reuse"] and not p["super_resolution"]:
             raise ValueError("lr_reuse needs super_resolution (it applies to a downscaled stream)")
+        if p["super_resolution"]:
+            from seg_core.models import sr_scale  # ValueError for an unknown name, before the model load
+            sr_scale(p["super_resolution"])
 
     def _upscaler(self, model: str):
         from seg_core.models import WeightsError
@@ -76,20 +79,21 @@ class CloudSegmentationNode(SegmentationNode):
         while len(self._camera_sizes) > KEPT_CAMERA_INFOS:
             self._camera_sizes.popitem(last=False)
 
-    def _camera_size(self, header, rgb) -> tuple[int, int]:
-        """The frame's camera_info size, else the newest one seen, else the frame's own (upscaled)."""
+    def _camera_size(self, header) -> tuple[int, int] | None:
+        """The frame's camera_info size, else the newest one seen, else None."""
         size = self._camera_sizes.get(_stamp(header))
         if size is None and self._camera_sizes:
             size = next(reversed(self._camera_sizes.values()))
-        if size is None:
-            scale = self._low_res.scale if self._low_res else 1
-            size = (rgb.shape[1] * scale, rgb.shape[0] * scale)
         return size
 
     def segment(self, header, rgb):
-        size = self._camera_size(header, rgb)
+        size = self._camera_size(header)
         if self._low_res is None:
+            size = size or (rgb.shape[1], rgb.shape[0])
             return self._segmenter.predict(rgb, output_size=size), resize_rgb(rgb, *size)
+        if size is None:  # a downscaled stream's target is the camera's size, never a guess
+            self.log_problem("dropping frame: no camera_info yet, so the camera's size is unknown")
+            return None
         try:
             labels, upscaled = self._low_res.predict(rgb, size)
         except ValueError as exc:

@@ -13,9 +13,8 @@ import torch
 from seg_core.data.classes import NUM_CLASSES
 from seg_core.data.transforms import normalize
 from seg_core.models import (
-    DEFAULT_INPUT_SIZE, MODEL_NAMES, build_model, default_weights, load_weights,
+    DEFAULT_INPUT_SIZE, MODEL_NAMES, apply_state_dict, build_model, default_weights, read_checkpoint,
 )
-from seg_core.models.icnet import ICNet
 from seg_core.models.onnx_export import INPUT_NAME, export_onnx, onnx_input_size, ort_session
 
 log = logging.getLogger(__name__)
@@ -60,17 +59,18 @@ class Segmenter:
         weights = Path(weights) if weights is not None else default_weights(model)
         self.weights = weights
         self.untrained = weights is None
+        # the checkpoint is read (and a missing or unsafe file refused) before the slower model build
+        state_dict, meta = (None, {}) if self.untrained else read_checkpoint(weights)
         with torch.random.fork_rng():
             torch.manual_seed(0)  # an untrained network is the same in every process
             self.net = build_model(model, NUM_CLASSES).eval()
-        meta = {}
         if self.untrained:
             log.warning(
                 "no weights shipped for model %r: running a RANDOMLY INITIALISED network, its "
                 "output is meaningless; pass weights=... to use a trained checkpoint", model,
             )
         else:
-            meta = load_weights(self.net, weights)
+            apply_state_dict(self.net, state_dict, source=str(weights))
         self.input_size = tuple(input_size or meta.get("input_size") or DEFAULT_INPUT_SIZE)
         if len(self.input_size) != 2 or min(self.input_size) <= 0:
             raise ValueError(f"input_size must be (width, height) > 0, got {self.input_size}")
@@ -102,7 +102,7 @@ class Segmenter:
     @property
     def reuses_low_res(self) -> bool:
         """Whether predict() takes the low-resolution frame an image was super-resolved from."""
-        return self.backend == "torch" and isinstance(self.net, ICNet)
+        return self.backend == "torch" and self.model_name == "icnet"
 
     def predict(self, rgb: np.ndarray, low_res: np.ndarray | None = None,
                 output_size: tuple[int, int] | None = None) -> np.ndarray:

@@ -53,9 +53,6 @@ class CloudSegmentationNode(SegmentationNode):
             self.get_logger().info(f"upscaling x{scale} with {p['super_resolution']}"
                                    + (", low-resolution reuse" if p["lr_reuse"] else ""))
 
-    def produced_by(self, p: dict) -> str:
-        return f"{p['super_resolution']}+{p['model']}" if p["super_resolution"] else p["model"]
-
     def check_parameters(self, p: dict) -> None:
         super().check_parameters(p)
         if p["lr_reuse"] and not p["super_resolution"]:

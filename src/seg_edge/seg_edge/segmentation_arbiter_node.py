@@ -13,8 +13,7 @@ Inputs (relative names; the graph may remap them):
   cloud/segmentation/labels               sensor_msgs/Image mono8        (cloud_transport:=raw)
   edge/segmentation/labels                sensor_msgs/Image mono8
   link/status                             seg_interfaces/LinkStatus (link_monitor)
-  {cloud,edge}/segmentation/label_info    LabelInfo, checked against the Cityscapes classes; its model
-                                          names the source's frames in segmentation/status
+  {cloud,edge}/segmentation/label_info    LabelInfo, checked against the Cityscapes classes
 Outputs (header = the INPUT camera image's stamp and frame_id):
   segmentation/labels      mono8, camera size (a source of another size is resized, nearest)
   segmentation/color_mask  rgb8 Cityscapes palette
@@ -67,6 +66,8 @@ class SegmentationArbiterNode(PipelineNode):
         "overlay_alpha": (0.5, "mask opacity in the overlay, 0..1"),
         "publish_color_mask": (True, "publish segmentation/color_mask"),
         "publish_overlay": (True, "publish segmentation/overlay"),
+        "cloud_model": ("deeplabv3_mobilenet_v3_large", "model name reported in status for cloud frames"),
+        "edge_model": ("enet", "model name reported in status for edge frames"),
     }
 
     def __init__(self):
@@ -83,7 +84,7 @@ class SegmentationArbiterNode(PipelineNode):
             handback_s=p["handback_s"], max_wait_s=p["max_wait_s"], adaptive_wait=p["adaptive_wait"],
             wait_margin_s=p["wait_margin_s"], horizon_s=p["horizon_s"],
             max_frames=p["max_frames"], initial_source=p["initial_source"]))
-        self._models = {source: "" for source in SOURCES}   # from each source's label_info
+        self._models = {CLOUD: p["cloud_model"], EDGE: p["edge_model"]}
         self._link_seen: float | None = None
         self._camera_size: tuple[int, int] | None = None
         self._warned: set[str] = set()
@@ -98,7 +99,7 @@ class SegmentationArbiterNode(PipelineNode):
                              if p["publish_overlay"] else None)
         self._status_pub = self.create_publisher(SegmentationStatus, "segmentation/status", qos.PUBLISH)
         info_pub = self.create_publisher(LabelInfo, "segmentation/label_info", qos.LATCHED)
-        info_pub.publish(cityscapes_label_info(self.now_msg(), ""))   # per frame: segmentation/status
+        info_pub.publish(cityscapes_label_info(self.now_msg()))
 
         self.subscribe_frames("camera/image_raw", self._on_camera, qos.QUEUED_FRAMES)
         if p["cloud_transport"] == "compressed":
@@ -174,7 +175,6 @@ class SegmentationArbiterNode(PipelineNode):
         self._poll()
 
     def _on_label_info(self, source: str, msg: LabelInfo) -> None:
-        self._models[source] = msg.model
         if not is_cityscapes(msg):
             self._warn_once(f"info-{source}", f"{source} label_info does not list the {NUM_CLASSES} Cityscapes "
                                               f"classes in train-id order; its labels mean something else")

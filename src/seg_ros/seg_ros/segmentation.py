@@ -1,7 +1,6 @@
 """Segmentation node: Image -> labels (mono8), color_mask (rgb8), overlay (rgb8) and label_info.
 
 Runs any model of the seg_core registry; the cloud runs DeepLabV3-MobileNetV3, the edge runs ENet.
-label_info names the model (the cloud's: super-resolution + model when it upscales first).
 labels/compressed carries the labels as PNG (sensor_msgs/CompressedImage), a few kB instead of
 width*height bytes, for links where bandwidth counts.
 
@@ -57,14 +56,10 @@ class SegmentationNode(PipelineNode):
         self._png_pub = (self.create_publisher(CompressedImage, f"{self._labels_pub.topic_name}/compressed",
                                                qos.PUBLISH) if p["publish_compressed_labels"] else None)
         info_pub = self.create_publisher(LabelInfo, "label_info", qos.LATCHED)
-        info_pub.publish(cityscapes_label_info(self.now_msg(), self.produced_by(p)))
+        info_pub.publish(cityscapes_label_info(self.now_msg()))
         self.get_logger().info(
             f"segmenting with {self._segmenter.model_name} on {self._segmenter.device} "
             f"({p['backend']}) at {self._segmenter.input_size[0]}x{self._segmenter.input_size[1]}")
-
-    def produced_by(self, p: dict) -> str:
-        """What produces the labels, as label_info (and the arbiter's status) names it."""
-        return p["model"]
 
     def check_parameters(self, p: dict) -> None:
         """Raise ValueError for a bad value, before the (slow) model load; subclasses add theirs."""

@@ -48,7 +48,7 @@ WARMUP_FRAMES = 5
 def write_drive_bag(path: Path, frames: int, width: int, height: int, rate: float) -> Path:
     """A bag of the generated drive as the encoder would publish it: /camera/image_raw/h264 packets."""
     from seg_core.codec import H264Encoder
-    from seg_core.scene import DrivingSequence
+    from seg_core.data.scene.sequences import DrivingSequence
     seq = DrivingSequence(7, width, height)
     encoder = H264Encoder(width, height)
     bag = BagWriter(path)

@@ -1,6 +1,6 @@
 """H.264 codec benchmark: encode/decode latency, frames held, size and bitrate per rate-control setting.
 
-Prints JSON. Frames come from the generated driving scene (seg_core.scene) when it is available,
+Prints JSON. Frames come from the generated driving scene (seg_core.data.scene) when it is available,
 otherwise from a synthetic moving pattern; --source picks one explicitly.
 
     PYTHONPATH=src/seg_core python benchmarks/bench_codec.py --frames 300
@@ -14,10 +14,11 @@ import time
 import numpy as np
 
 from seg_core.codec import EncoderConfig, H264Decoder, H264Encoder
+from seg_core.training.metrics import psnr
 
 
 def scene_frames(count: int, width: int, height: int, seed: int) -> list[np.ndarray]:
-    from seg_core.scene import DrivingSequence
+    from seg_core.data.scene.sequences import DrivingSequence
     seq = DrivingSequence(seed, width, height)
     return [seq.frame(i % len(seq))[0] for i in range(count)]
 
@@ -40,7 +41,7 @@ def pattern_frames(count: int, width: int, height: int) -> list[np.ndarray]:
 
 def scene_import_error() -> str | None:
     try:
-        from seg_core.scene import DrivingSequence  # noqa: F401
+        from seg_core.data.scene.sequences import DrivingSequence  # noqa: F401
     except ImportError as exc:
         return str(exc)
     return None
@@ -49,11 +50,6 @@ def scene_import_error() -> str | None:
 def percentiles_ms(seconds: list[float]) -> dict:
     ms = np.array(seconds) * 1000.0
     return {"median": round(float(np.median(ms)), 3), "p95": round(float(np.percentile(ms, 95)), 3)}
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)))
 
 
 def run(frames: list[np.ndarray], encoder: H264Encoder) -> dict:
@@ -103,7 +99,7 @@ def main() -> None:
     parser.add_argument("--tune", default="zerolatency")
     parser.add_argument("--codec", default="libx264")
     parser.add_argument("--source", choices=("pattern", "scene"),
-                        help="default: scene when seg_core.scene is importable, else pattern")
+                        help="default: scene when seg_core.data.scene is importable, else pattern")
     parser.add_argument("--seed", type=int, default=0, help="scene seed")
     args = parser.parse_args()
     if args.frames < 1:
@@ -112,7 +108,7 @@ def main() -> None:
     scene_error = scene_import_error()
     source = args.source or ("pattern" if scene_error else "scene")
     if source == "scene" and scene_error:
-        parser.error(f"--source scene needs seg_core.scene.DrivingSequence, which cannot be imported: {scene_error}")
+        parser.error(f"--source scene needs DrivingSequence, which cannot be imported: {scene_error}")
     settings = dict(codec=args.codec, crf=args.crf, gop=args.gop, preset=args.preset, tune=args.tune, fps=args.fps)
     try:
         encoders = [H264Encoder(args.width, args.height, EncoderConfig(bitrate=bitrate, **settings))

@@ -221,7 +221,7 @@ def run_drops(domain: int, out: Path, fraction: float, duration: float) -> dict:
 
 def edge_fps(frames: int) -> dict:
     import numpy as np
-    from seg_core.inference import Segmenter
+    from seg_core.models.inference import Segmenter
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (PARAMS["camera"]["height"], PARAMS["camera"]["width"], 3), np.uint8)
     out = {}

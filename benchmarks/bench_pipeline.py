@@ -36,10 +36,10 @@ def standalone_fps(model: dict, width: int, height: int, frames: int) -> dict:
     downscaled as the encoder sends them) on generated frames of the camera's size: the ceiling
     for the pipeline."""
     from seg_core.codec import resize_rgb, scaled_size
-    from seg_core.inference import Segmenter
+    from seg_core.models.inference import Segmenter
     from seg_core.models import sr_scale
-    from seg_core.scene import DrivingSequence
-    from seg_core.sr import LowResSegmenter, SuperResolver
+    from seg_core.data.scene.sequences import DrivingSequence
+    from seg_core.models.super_resolution import LowResSegmenter, SuperResolver
     seq = DrivingSequence(7, width, height)
     images = [seq.frame(i)[0] for i in range(8)]
     size = tuple(model["input_size"]) if model["input_size"] else None
@@ -64,7 +64,7 @@ def standalone_fps(model: dict, width: int, height: int, frames: int) -> dict:
 def record_drive(path: Path, width: int, height: int, rate: float, frames: int) -> Path:
     """The generated drive as an H.264 MP4 (near-lossless), for the camera's `video` source."""
     import av
-    from seg_core.scene import DrivingSequence
+    from seg_core.data.scene.sequences import DrivingSequence
     seq = DrivingSequence(7, width, height)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:

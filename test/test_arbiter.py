@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from seg_core.arbiter import CLOUD, EDGE, ArbiterConfig, FrameArbiter
-from seg_core.link import DEGRADED, DOWN, GOOD
+from seg_core.edge.arbiter import CLOUD, EDGE, ArbiterConfig, FrameArbiter
+from seg_core.edge.link import DEGRADED, DOWN, GOOD
 
 FPS = 30.0
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from seg_core.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_ID, NUM_CLASSES, colorize, overlay
+from seg_core.data.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_ID, NUM_CLASSES, colorize, overlay
 
 
 def test_nineteen_cityscapes_classes_with_distinct_colours():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from seg_core import cloudseg
-from seg_core.classes import NUM_CLASSES
-from seg_core.inference import Segmenter
+from seg_core.training import cloudseg
+from seg_core.data.classes import NUM_CLASSES
+from seg_core.models.inference import Segmenter
 from seg_core.models import build_model, build_sr_model, save_checkpoint
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

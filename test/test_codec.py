@@ -13,6 +13,7 @@ from seg_core.codec import (
     _ParameterSets,
     resize_rgb,
 )
+from seg_core.training.metrics import psnr
 
 WIDTH, HEIGHT, FPS, GOP = 640, 480, 30, 10
 NAL_IDR, NAL_SPS, NAL_PPS = 5, 7, 8
@@ -29,11 +30,6 @@ def pattern(i: int, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     cx, cy = (width - 60 - 7 * i) % width, height * 2 // 3
     rgb[(x - cx) ** 2 + (y - cy) ** 2 < 50 ** 2] = (20, 200, 60)
     return rgb
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
 
 
 def nal_types(data: bytes) -> list[int]:

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from seg_core.classes import CITYSCAPES_PALETTE, IGNORE_ID, NUM_CLASSES
-from seg_core.datasets import (
-    IMAGENET_MEAN, IMAGENET_STD, CityscapesDataset, ColorJitter, Compose, GeneratedStreetDataset, GridAffine,
-    HorizontalFlip, RandomScaleCrop, Resize, cityscapes_train_ids, to_tensor, train_transform,
+from seg_core.data.classes import CITYSCAPES_PALETTE, IGNORE_ID, NUM_CLASSES, cityscapes_train_ids
+from seg_core.data.datasets import CityscapesDataset, GeneratedStreetDataset
+from seg_core.data.transforms import (
+    IMAGENET_MEAN, IMAGENET_STD, ColorJitter, Compose, GridAffine, HorizontalFlip, RandomScaleCrop, Resize,
+    to_tensor, training_transform,
 )
 
 
@@ -74,7 +75,7 @@ def test_generated_dataset_items():
         ds[3]
     with pytest.raises(ValueError, match="unknown split"):
         GeneratedStreetDataset("dev", 3, 64, 32)
-    crop = GeneratedStreetDataset("train", 2, 96, 48, transform=train_transform(40, 24))
+    crop = GeneratedStreetDataset("train", 2, 96, 48, transform=training_transform((40, 24), ("flip", "color", "grid")))
     image, labels = crop[0]
     assert image.shape == (3, 24, 40) and labels.shape == (24, 40)
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from seg_core import inference
-from seg_core.classes import NUM_CLASSES
-from seg_core.inference import Segmenter
+from seg_core.models import inference
+from seg_core.data.classes import NUM_CLASSES
+from seg_core.models.inference import Segmenter
 from seg_core.models import WeightsError, build_model, save_checkpoint
-from seg_core.onnx_export import export_onnx
+from seg_core.models.onnx_export import export_onnx
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from seg_core.link import DEGRADED, DOWN, GOOD, LinkConfig, LinkEstimator
+from seg_core.edge.link import DEGRADED, DOWN, GOOD, LinkConfig, LinkEstimator
 
 PROBE_HZ = 10.0
 

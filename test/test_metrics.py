@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from seg_core.classes import CITYSCAPES_CLASSES, IGNORE_ID
-from seg_core.metrics import ConfusionMatrix
+from seg_core.data.classes import CITYSCAPES_CLASSES, IGNORE_ID
+from seg_core.training.metrics import ConfusionMatrix
 
 
 def test_hand_made_ious():

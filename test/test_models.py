@@ -6,12 +6,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seg_core.classes import NUM_CLASSES
+from seg_core.data.classes import NUM_CLASSES
 from seg_core.models import (
     MODEL_NAMES, WeightsError, build_model, default_weights, load_weights, save_checkpoint,
 )
 from seg_core.models.enet import ENet, max_unpool2x
-from seg_core.onnx_export import export_onnx, max_abs_difference
+from seg_core.models.onnx_export import export_onnx, max_abs_difference
 
 
 

@@ -10,11 +10,11 @@ import json
 
 import pytest
 
-from seg_core.classes import NUM_CLASSES
+from seg_core.data.classes import NUM_CLASSES
 from seg_core.models import MANIFEST_PATH, WEIGHTS_DIR, build_model, load_weights
-from seg_core.onnx_export import max_abs_difference
-from seg_core.datasets import GeneratedStreetDataset
-from seg_core.train import evaluate, torch_predictor
+from seg_core.models.onnx_export import max_abs_difference
+from seg_core.data.datasets import GeneratedStreetDataset
+from seg_core.training.evaluation import evaluate, torch_predictor
 
 CHECK_IMAGES = 8
 MIOU_FLOOR = {  # ENet measured 0.324 on these 8 images of the current generator

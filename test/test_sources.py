@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from seg_core.sources import SourceConfig, open_source
+from seg_core.data.sources import SourceConfig, open_source
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -7,18 +7,19 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from seg_core.classes import NUM_CLASSES
+from seg_core.data.classes import NUM_CLASSES
 from seg_core.codec import EncoderConfig, round_trip, scaled_size
-from seg_core.inference import Segmenter
-from seg_core.losses import analytics_sr_loss, distillation_loss, sr_loss, ssim
-from seg_core.metrics import psnr
+from seg_core.models.inference import Segmenter
+from seg_core.training.losses import analytics_sr_loss, distillation_loss, sr_loss, ssim
+from seg_core.training.metrics import psnr
 from seg_core.models import (
     SR_MODEL_NAMES, WeightsError, build_model, build_sr_model, default_weights, load_sr_model,
     save_checkpoint, sr_scale,
 )
 from seg_core.models.carn import Cascade
-from seg_core.sr import (
-    LowResSegmenter, SRPairs, SuperResolver, check_target, interpolation_upscaler, low_res_frames,
+from seg_core.data.drives import SRPairs, low_res_frames
+from seg_core.models.super_resolution import (
+    LowResSegmenter, SuperResolver, check_target, interpolation_upscaler,
 )
 
 

@@ -9,12 +9,15 @@ import torch
 from torchvision.models import segmentation
 
 from seg_core import train
-from seg_core.classes import CITYSCAPES_PALETTE, NUM_CLASSES
-from seg_core.losses import (
+from seg_core.training import evaluation, loop
+from seg_core.data.classes import CITYSCAPES_PALETTE, NUM_CLASSES
+from seg_core.training.losses import (
     distillation_loss, enet_class_weights, ohem_cross_entropy, segmentation_loss, soft_jaccard_loss,
 )
 from seg_core.models import build_model, load_weights, save_checkpoint
-from seg_core.scene_cache import SHARD, SceneArrays, cached_scenes, shard_path, training_transform
+from seg_core.data.datasets import SceneArrays
+from seg_core.data.scene_cache import SHARD, cached_scenes, shard_path
+from seg_core.data.transforms import training_transform
 
 SIZE = ["64", "32"]
 
@@ -154,11 +157,11 @@ def test_distillation_and_fine_tuning_paths(cache_dir, tmp_path):
     torch.save(official, tmp_path / "official.pt")
     name = "deeplabv3_mobilenet_v3_large"
     model = build_model(name)
-    train.init_from(model, name, str(tmp_path / "official.pt"))
+    loop.init_from(model, name, str(tmp_path / "official.pt"))
     key = "backbone.0.0.weight"
     assert torch.equal(model.state_dict()[key], official[key])
     assert model.state_dict()["classifier.4.weight"].shape[0] == NUM_CLASSES
-    train.freeze_backbone(model, name)
+    loop.freeze_backbone(model, name)
     trainable = {k for k, p in model.named_parameters() if p.requires_grad}
     assert trainable and not any(k.startswith("backbone.") for k in trainable)
     assert "classifier.4.weight" in trainable
@@ -191,7 +194,7 @@ def test_predictions_at_another_input_size_come_back_at_the_image_size():
         seen.append(tuple(x.shape[-2:]))
         return torch.ones(x.shape[0], *x.shape[-2:], dtype=torch.long)
 
-    labels = train.at_input_size(predict, (16, 8))(torch.zeros(2, 3, 24, 40))
+    labels = evaluation.at_input_size(predict, (16, 8))(torch.zeros(2, 3, 24, 40))
     assert seen == [(8, 16)] and labels.shape == (2, 24, 40) and (labels == 1).all()
-    train.at_input_size(predict, (40, 24))(torch.zeros(1, 3, 24, 40))
+    evaluation.at_input_size(predict, (40, 24))(torch.zeros(1, 3, 24, 40))
     assert seen[-1] == (24, 40)                             # no resize at the model's own size

@@ -14,7 +14,8 @@ setup(
     zip_safe=True,
     maintainer="seg maintainers",
     maintainer_email="maintainers@seg.invalid",
-    description="Cloud nodes: H.264 decoder and DeepLabV3 segmentation.",
+    description=("Cloud nodes: H.264 decoder, link probe responder and segmentation "
+                 "(DeepLabV3-MobileNetV3, or super-resolution + ICNet)."),
     license="Apache-2.0",
     entry_points={"console_scripts": [
         "h264_decoder = seg_cloud.h264_decoder_node:main",

@@ -15,7 +15,7 @@ setup(
     zip_safe=True,
     maintainer="seg maintainers",
     maintainer_email="maintainers@seg.invalid",
-    description="ROS-free core of the segmentation product.",
+    description="ROS-free core of the segmentation product: data, codec, models, training, the edge's decisions.",
     license="Apache-2.0",
     entry_points={"console_scripts": []},
 )

@@ -14,7 +14,8 @@ setup(
     zip_safe=True,
     maintainer="seg maintainers",
     maintainer_email="maintainers@seg.invalid",
-    description="Edge nodes: camera and H.264 encoder.",
+    description=("Edge nodes: camera, H.264 encoder, link monitor, ENet segmentation and the arbiter "
+                 "choosing cloud or edge labels."),
     license="Apache-2.0",
     entry_points={"console_scripts": [
         "camera = seg_edge.camera_node:main",

@@ -293,7 +293,7 @@ def test_replayed_label_info_is_latched(ros_node, recording, replay):
 
 def test_robot_camera_bags_feed_the_cloud_and_the_encoder(tmp_path, replay):
     """A bag of sensor_msgs/Image and CompressedImage from another recorder, remapped into the graph."""
-    from seg_core.inference import Segmenter
+    from seg_core.models.inference import Segmenter
     bag = tmp_path / "robot"
     subprocess.run([sys.executable, str(WRITER), str(bag), "--frames", "6"], check=True, timeout=120)
     frames = {stamp_ns(m): image_to_rgb(m) for m in

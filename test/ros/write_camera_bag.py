@@ -23,7 +23,7 @@ import yaml
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from seg_core.scene import DrivingSequence
+from seg_core.data.scene.sequences import DrivingSequence
 
 WIDTH, HEIGHT = 320, 240
 WIDGET = "acme_msgs/msg/Widget"

@@ -1,5 +1,6 @@
-"""Edge side: camera and H.264 encoder. Parameters: config/edge.yaml (launch arg params_file),
-profile:=cloudseg to send the camera at low resolution for super-resolution in the cloud."""
+"""Edge side: camera, H.264 encoder, link monitor, ENet segmentation and arbiter. Parameters:
+config/edge.yaml (launch arg params_file), profile:=cloudseg to send the camera at low resolution
+for super-resolution in the cloud."""
 from seg_bringup.launch_description import side_launch_description
 
 

@@ -30,7 +30,7 @@ import yaml
 from ament_index_python.packages import get_package_share_directory
 from rclpy.executors import SingleThreadedExecutor
 
-from seg_core.classes import colorize
+from seg_core.data.classes import colorize
 
 from .graph import DEFAULT_PROFILE
 from .link_shaper import LinkShaper
@@ -130,7 +130,7 @@ def scenario_figures(frames: list[Frame], marks: list[tuple[Phase, int, int]]) -
 
 def rolling_miou(frames: list[Frame], window_ns: int = 1_000_000_000) -> list[float | None]:
     """Live mIoU over the frames of the last `window_ns` before each frame."""
-    from seg_core.metrics import ConfusionMatrix
+    from seg_core.training.metrics import ConfusionMatrix
     out, cm = [], ConfusionMatrix()
     for k, f in enumerate(frames):
         recent = [g.confusion for g in frames[:k + 1] if g.confusion is not None
@@ -367,6 +367,34 @@ def split_hosts(domains: tuple[int, int], split_cores: bool) -> dict[str, Host]:
     return hosts
 
 
+def wait_for_cloud(observer, graph, timeout: float, log_file: Path, log=print) -> None:
+    """Wait until both models are loaded and the cloud is the arbiter's source; a cloud too slow to
+    become the source is only warned about."""
+    wait_until(lambda: observer.models_ready == {"cloud", "edge"}, graph, timeout,
+               "the models did not load", log_file)
+    try:
+        wait_until(lambda: any(f.active == "cloud" for f in observer.outputs()), graph, timeout,
+                   "the cloud did not become the source", log_file)
+    except RuntimeError as exc:
+        if graph.exited():
+            raise
+        log(f"demo: WARNING: {exc} (too slow for the arbiter's deadline on this machine?); "
+            "playing the scenario anyway")
+
+
+def play(phases: list[Phase], link: LinkShaper, log=print) -> list[tuple[Phase, int, int]]:
+    """Set the link as each phase says for its duration; returns (phase, start ns, end ns) marks."""
+    marks = []
+    for phase in phases:
+        apply(link, phase)
+        start = time.time_ns()
+        log(f"demo: {phase.name} (link {link.state}) for {phase.seconds:g} s")
+        while time.time_ns() < start + phase.seconds * 1e9:
+            time.sleep(0.2)
+        marks.append((phase, start, time.time_ns()))
+    return marks
+
+
 def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, str]],
                  domains: tuple[int, int], split_cores: bool = True, startup_timeout: float = 180.0,
                  log=print, profile: str = DEFAULT_PROFILE) -> dict:
@@ -384,7 +412,6 @@ def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, 
     watching = Observing(list(domains))
     observer = watching.observer
     log_file = out / "nodes.log"
-    marks: list[tuple[Phase, int, int]] = []
     try:
         with open(log_file, "w") as node_log, Graph(["edge", "edge_bridge", "cloud", "cloud_bridge"], overrides,
                                                     output=node_log, hosts=split_hosts(domains, split_cores),
@@ -392,24 +419,9 @@ def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, 
             graph.start()
             log(f"demo: edge and cloud started (DDS domains {domains[0]} and {domains[1]}"
                 f"{', CPU cores split' if split_cores else ''}); waiting until the cloud serves ({log_file})")
-            wait_until(lambda: observer.models_ready == {"cloud", "edge"}, graph, startup_timeout,
-                       "the models did not load", log_file)
-            try:
-                wait_until(lambda: any(f.active == "cloud" for f in observer.outputs()), graph, startup_timeout,
-                           "the cloud did not become the source", log_file)
-            except RuntimeError as exc:
-                if graph.exited():
-                    raise
-                log(f"demo: WARNING: {exc} (too slow for the arbiter's deadline on this machine?); "
-                    "playing the scenario anyway")
+            wait_for_cloud(observer, graph, startup_timeout, log_file, log)
             observer.reset()
-            for phase in phases:
-                apply(link, phase)
-                start = time.time_ns()
-                log(f"demo: {phase.name} (link {link.state}) for {phase.seconds:g} s")
-                while time.time_ns() < start + phase.seconds * 1e9:
-                    time.sleep(0.2)
-                marks.append((phase, start, time.time_ns()))
+            marks = play(phases, link, log)
             frames = [f for f in observer.outputs() if f.arrival < marks[-1][2]]
             summary = observer.summarize((marks[-1][2] - marks[0][1]) / 1e9, frames)
     finally:

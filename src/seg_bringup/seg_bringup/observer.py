@@ -18,7 +18,7 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from seg_core.metrics import ConfusionMatrix
+from seg_core.training.metrics import ConfusionMatrix
 from seg_interfaces.msg import LabelInfo, SegmentationStatus, StageTiming
 from seg_ros import qos
 from seg_ros.images import image_to_mono, image_to_rgb, labels_to_png

@@ -1,4 +1,4 @@
-"""Cloud segmentation node: DeepLabV3 (or any registry model) on decoded camera images, or, with
+"""Cloud segmentation node: DeepLabV3-MobileNetV3 (or any registry model) on decoded camera images, or, with
 `super_resolution`, on decoded low-resolution frames super-resolved back to the camera's size
 (CloudSeg: SR + ICNet, whose low-resolution branch can take the received frame, `lr_reuse`).
 
@@ -39,7 +39,7 @@ class CloudSegmentationNode(SegmentationNode):
     def __init__(self):
         super().__init__("segmentation")
         from seg_core.models import sr_scale  # torch: imported after the cheap checks, as the base does
-        from seg_core.sr import LowResSegmenter
+        from seg_core.models.super_resolution import LowResSegmenter
         p = self.params
         self._camera_sizes: OrderedDict[tuple[int, int], tuple[int, int]] = OrderedDict()
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos.PACKETS)
@@ -63,7 +63,7 @@ class CloudSegmentationNode(SegmentationNode):
 
     def _upscaler(self, model: str):
         from seg_core.models import WeightsError
-        from seg_core.sr import SuperResolver, interpolation_upscaler
+        from seg_core.models.super_resolution import SuperResolver, interpolation_upscaler
         p = self.params
         try:
             return SuperResolver(model, p["sr_weights"] or None, p["device"]).upscale

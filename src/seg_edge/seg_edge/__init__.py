@@ -1,1 +1,1 @@
-"""Edge nodes: camera and H.264 encoder."""
+"""Edge nodes: camera, H.264 encoder, link monitor, ENet segmentation and the arbiter choosing cloud or edge labels."""

@@ -6,7 +6,7 @@ import math
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from seg_core.sources import SourceConfig, open_source
+from seg_core.data.sources import SourceConfig, open_source
 from seg_ros import qos
 from seg_ros.images import array_to_image
 from seg_ros.node import PipelineNode, run

@@ -3,7 +3,7 @@
 Sends a LinkProbe on link/probe at `probe_rate` Hz; the cloud's link_probe_responder echoes it on
 link/probe_reply with the H.264 it received. From the replies, the H.264 this robot publishes on
 camera/image_raw/h264 and the stamps of cloud results (cloud/segmentation/labels/compressed, or
-cloud/segmentation/labels with cloud_results:=raw) a seg_core.link.LinkEstimator computes RTT,
+cloud/segmentation/labels with cloud_results:=raw) a seg_core.edge.link.LinkEstimator computes RTT,
 loss, sent vs delivered video and result age, and a GOOD/DEGRADED/DOWN state with hysteresis.
 
 Publishes link/status (LinkStatus, latched) at `status_rate` Hz and on every state change (each
@@ -24,7 +24,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from seg_core.link import DEGRADED, DOWN, GOOD, STATE_NAMES, LinkConfig, LinkEstimator
+from seg_core.edge.link import DEGRADED, DOWN, GOOD, STATE_NAMES, LinkConfig, LinkEstimator
 from seg_interfaces.msg import H264Packet, LinkProbe, LinkStatus
 from seg_ros import qos
 from seg_ros.node import PipelineNode, run, stamp_seconds

@@ -5,7 +5,7 @@ cloud's usual latency plus a margin with `adaptive_wait`, never later than `dead
 frame's stamp), else the on-robot ENet labels, so segmentation keeps coming when the link degrades
 or the cloud is gone. The rules (failover when the cloud missed every frame for `failover_s` or
 the link turns DOWN, handback after `handback_after` hits in a row or link GOOD for `handback_s`,
-at most one output per frame, in stamp order, bounded memory) live in seg_core.arbiter.FrameArbiter.
+at most one output per frame, in stamp order, bounded memory) live in seg_core.edge.arbiter.FrameArbiter.
 
 Inputs (relative names; the graph may remap them):
   camera/image_raw                        sensor_msgs/Image: stamps, frame_id, size, overlay pixels
@@ -32,14 +32,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
 
-from seg_core.arbiter import CLOUD, EDGE, SOURCES, ArbiterConfig, FrameArbiter
-from seg_core.classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES, colorize, overlay
-from seg_core.link import STATE_NAMES
-from seg_interfaces.msg import LabelInfo, LinkStatus, SegmentationStatus, VisionClass
+from seg_core.edge.arbiter import CLOUD, EDGE, SOURCES, ArbiterConfig, FrameArbiter
+from seg_core.data.classes import IGNORE_ID, NUM_CLASSES, colorize, overlay
+from seg_core.edge.link import STATE_NAMES
+from seg_interfaces.msg import LabelInfo, LinkStatus, SegmentationStatus
 from seg_ros import qos
 from seg_ros.images import array_to_image, image_to_mono, image_to_rgb, png_to_labels
+from seg_ros.label_info import cityscapes_label_info, is_cityscapes
 from seg_ros.node import PipelineNode, run, stamp_seconds
 
 LINK_UNKNOWN = 255
@@ -99,9 +99,7 @@ class SegmentationArbiterNode(PipelineNode):
                              if p["publish_overlay"] else None)
         self._status_pub = self.create_publisher(SegmentationStatus, "segmentation/status", qos.PUBLISH)
         info_pub = self.create_publisher(LabelInfo, "segmentation/label_info", qos.LATCHED)
-        info_pub.publish(LabelInfo(
-            header=Header(stamp=self.now_msg()), threshold=0.0,
-            class_map=[VisionClass(class_id=i, class_name=n) for i, n in enumerate(CITYSCAPES_CLASSES)]))
+        info_pub.publish(cityscapes_label_info(self.now_msg()))
 
         self.subscribe_frames("camera/image_raw", self._on_camera, qos.QUEUED_FRAMES)
         if p["cloud_transport"] == "compressed":
@@ -177,9 +175,7 @@ class SegmentationArbiterNode(PipelineNode):
         self._poll()
 
     def _on_label_info(self, source: str, msg: LabelInfo) -> None:
-        names = tuple(c.class_name for c in sorted(msg.class_map, key=lambda c: c.class_id))
-        ids = [c.class_id for c in sorted(msg.class_map, key=lambda c: c.class_id)]
-        if names != CITYSCAPES_CLASSES or ids != list(range(NUM_CLASSES)):
+        if not is_cityscapes(msg):
             self._warn_once(f"info-{source}", f"{source} label_info does not list the {NUM_CLASSES} Cityscapes "
                                               f"classes in train-id order; its labels mean something else")
 

@@ -1,6 +1,6 @@
 """Segmentation node: Image -> labels (mono8), color_mask (rgb8), overlay (rgb8) and label_info.
 
-Runs any model of the seg_core registry; the cloud runs DeepLabV3, the edge runs ENet.
+Runs any model of the seg_core registry; the cloud runs DeepLabV3-MobileNetV3, the edge runs ENet.
 labels/compressed carries the labels as PNG (sensor_msgs/CompressedImage), a few kB instead of
 width*height bytes, for links where bandwidth counts.
 
@@ -10,13 +10,13 @@ subscribes to them (like image_transport's lazy publishers).
 from __future__ import annotations
 
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
 
-from seg_core.classes import CITYSCAPES_CLASSES, colorize, overlay
-from seg_interfaces.msg import LabelInfo, VisionClass
+from seg_core.data.classes import colorize, overlay
+from seg_interfaces.msg import LabelInfo
 
 from . import qos
 from .images import array_to_image, labels_to_png
+from .label_info import cityscapes_label_info
 from .node import PipelineNode, received_at
 
 
@@ -41,7 +41,7 @@ class SegmentationNode(PipelineNode):
         p = self.params
         self.check_parameters(p)
         input_size = (p["input_width"], p["input_height"]) if p["input_width"] > 0 else None
-        from seg_core.inference import Segmenter  # torch: seconds to import, after the cheap checks
+        from seg_core.models.inference import Segmenter  # torch: seconds to import, after the cheap checks
         self._segmenter = Segmenter(p["model"], weights=p["weights"] or None, device=p["device"],
                                     input_size=input_size, backend=p["backend"],
                                     threads=p["threads"] or None)
@@ -56,9 +56,7 @@ class SegmentationNode(PipelineNode):
         self._png_pub = (self.create_publisher(CompressedImage, f"{self._labels_pub.topic_name}/compressed",
                                                qos.PUBLISH) if p["publish_compressed_labels"] else None)
         info_pub = self.create_publisher(LabelInfo, "label_info", qos.LATCHED)
-        info_pub.publish(LabelInfo(
-            header=Header(stamp=self.now_msg()), threshold=0.0,
-            class_map=[VisionClass(class_id=i, class_name=n) for i, n in enumerate(CITYSCAPES_CLASSES)]))
+        info_pub.publish(cityscapes_label_info(self.now_msg()))
         self.get_logger().info(
             f"segmenting with {self._segmenter.model_name} on {self._segmenter.device} "
             f"({p['backend']}) at {self._segmenter.input_size[0]}x{self._segmenter.input_size[1]}")

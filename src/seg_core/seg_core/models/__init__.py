@@ -1,5 +1,5 @@
 """Segmentation and super-resolution models by name, checkpoints and shipped weights."""
-from .registry import (
+from seg_core.models.registry import (
     DEFAULT_INPUT_SIZE,
     MANIFEST_PATH,
     MODEL_NAMES,

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..classes import NUM_CLASSES
-from .carn import CARN
-from .enet import ENet
+from seg_core.data.classes import NUM_CLASSES
+from seg_core.models.carn import CARN
+from seg_core.models.enet import ENet
 
 MODEL_NAMES = ("deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "enet", "icnet")
 # name -> (scale, mobile): CARN and CARN-M at x2 and x4
@@ -69,7 +69,7 @@ def build_model(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
     if name == "enet":
         return ENet(num_classes)
     if name == "icnet":
-        from .icnet import ICNet
+        from seg_core.models.icnet import ICNet
         return ICNet(num_classes)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .classes import IGNORE_ID
+from seg_core.data.classes import IGNORE_ID
 
 LOSS_NAMES = ("ce", "iou", "ce+iou")
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES
+from seg_core.data.classes import CITYSCAPES_CLASSES, IGNORE_ID, NUM_CLASSES
 
 
 def _as_int_array(x, name: str) -> np.ndarray:

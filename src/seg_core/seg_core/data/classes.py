@@ -1,4 +1,8 @@
-"""Cityscapes train-id classes, the colour palette and label/colour conversions."""
+"""Cityscapes train-id classes, the colour palette, the labelIds -> train ids map and label/colour
+conversions.
+
+The table is written here rather than taken from the `cityscapesscripts` package, whose install
+pulls in the obsolete `typing` backport, requests, pyquaternion, coloredlogs and appdirs."""
 from __future__ import annotations
 
 import cv2
@@ -25,6 +29,9 @@ CITYSCAPES_PALETTE = np.array(
 
 NUM_CLASSES = len(CITYSCAPES_CLASSES)
 
+(ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, TRAFFIC_LIGHT, TRAFFIC_SIGN, VEGETATION,
+ TERRAIN, SKY, PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE) = range(NUM_CLASSES)
+
 # Lookup table over all 256 label values (for cv2.LUT): unknown ids and IGNORE_ID render black.
 _COLOUR_LUT = np.zeros((256, 1, 3), dtype=np.uint8)
 _COLOUR_LUT[:NUM_CLASSES, 0] = CITYSCAPES_PALETTE
@@ -46,3 +53,20 @@ def overlay(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarr
     out = cv2.addWeighted(rgb, 1.0 - alpha, colorize(labels), alpha, 0.0)
     np.copyto(out, rgb, where=(labels >= NUM_CLASSES)[..., None])
     return out
+
+
+# Cityscapes labelIds -> train ids (cityscapesScripts labels.py); everything else is ignored.
+CITYSCAPES_ID_TO_TRAIN_ID = {
+    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10,
+    24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18,
+}
+_ID_LUT = np.full(256, IGNORE_ID, np.uint8)
+for _id, _train in CITYSCAPES_ID_TO_TRAIN_ID.items():
+    _ID_LUT[_id] = _train
+
+
+def cityscapes_train_ids(label_ids: np.ndarray) -> np.ndarray:
+    """Map a Cityscapes labelIds image to train ids (255 for ids outside the 19 classes)."""
+    if label_ids.dtype != np.uint8:
+        raise ValueError(f"labelIds must be uint8, got {label_ids.dtype}")
+    return _ID_LUT[label_ids]

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,14 +21,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .classes import IGNORE_ID, NUM_CLASSES
-from .inference import Segmenter
-from .losses import ssim
-from .metrics import ConfusionMatrix, psnr
-from .models import default_weights, sr_scale
-from .sr import (
-    SuperResolver, Upscaler, check_target, interpolation_upscaler, low_res_frames, to_unit_tensor,
-)
+from seg_core.data.classes import IGNORE_ID, NUM_CLASSES
+from seg_core.data.drives import low_res_frames
+from seg_core.data.transforms import to_unit_tensor
+from seg_core.models import default_weights, sr_scale
+from seg_core.models.inference import Segmenter
+from seg_core.models.super_resolution import SuperResolver, Upscaler, check_target, interpolation_upscaler
+from seg_core.training.cost import latency_and_load
+from seg_core.training.losses import ssim
+from seg_core.training.metrics import ConfusionMatrix, psnr
 
 FPS = 30.0
 GOP = 30
@@ -152,15 +151,9 @@ def lr_reuse_rows(data, segmenter: Segmenter, sr_weights: Path | None, runs: int
 
 
 def timed(fn: Callable[[], object], runs: int, warmup: int = 3) -> tuple[float, float]:
-    """Median milliseconds of ``fn()`` and the highest 1-minute load average seen meanwhile."""
-    for _ in range(warmup):
-        fn()
-    times, load = [], os.getloadavg()[0]
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1000.0, 1), round(max(load, os.getloadavg()[0]), 2)
+    """Median milliseconds of ``fn()`` and the highest 1-minute load average seen meanwhile, rounded."""
+    ms, load = latency_and_load(fn, runs, warmup)
+    return round(ms, 1), round(load, 2)
 
 
 def latency(frame: np.ndarray, segmenters: dict[str, Segmenter], sr_weights: Path | None, runs: int) -> dict:
@@ -257,7 +250,8 @@ def build_report(test_data, drive_data, segmenters: dict[str, Segmenter], sr_wei
         "setup": {
             "command": command,
             "frames": {"test_split": len(original), "drive": len(drive_data[0]), "drive_scored_every": drive_every},
-            "camera_size": list(original.shape[2:0:-1]), "fps": FPS, "gop": GOP, "encoder": "libx264 ultrafast zerolatency",
+            "camera_size": list(original.shape[2:0:-1]), "fps": FPS, "gop": GOP,
+            "encoder": "libx264 ultrafast zerolatency",
             "profiles": {"default": {"scale": 1, "bitrate": DEFAULT_BITRATE},
                          "cloudseg": {"scale": CLOUDSEG_SCALE, "bitrate": CLOUDSEG_BITRATE,
                                       "sr_model": SR_MODELS[CLOUDSEG_SCALE], "segmenter": "icnet", "lr_reuse": True}},
@@ -327,14 +321,12 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def markdown(report: dict, png_name: str) -> str:
+def _setup_lines(report: dict) -> list[str]:
+    """Title, what is measured and how."""
     setup = report["setup"]
     n, d = setup["frames"]["test_split"], setup["frames"]["drive"]
     w, h = setup["camera_size"]
-    t1_cols = [("method", "method"), ("miou", "mIoU"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM")]
-    curve_cols = [("method", "method"), ("scale", "scale"), ("kbit_s", "kbit/s"), ("miou", "mIoU")]
-    lat = report["latency"]
-    lines = [
+    return [
         "# CloudSeg: low-resolution streaming with super-resolution",
         "",
         f"The robot can send its camera at a quarter of its width and height (profile `cloudseg`); the "
@@ -355,11 +347,59 @@ def markdown(report: dict, png_name: str) -> str:
         "unrelated scenes, so every frame of that stream is a scene cut: the drive is the realistic "
         "video, the test split the harder case.",
         "",
+    ]
+
+
+def _cost_lines(report: dict) -> list[str]:
+    """Table 2 (time per frame), low-resolution reuse, the SR training data and the goals."""
+    t1_cols = [("method", "method"), ("miou", "mIoU"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM")]
+    lat = report["latency"]
+    return [
+        "## Table 2: per-frame time",
+        "",
+        f"{lat['device']}; median of {lat['runs']} runs on a {lat['input']} frame upscaled to {lat['output']}. "
+        "The machine was shared while timing (the load average is the 1-minute one; above 2 the "
+        "times are inflated).",
+        "",
+        *_table(lat["rows"], [("pipeline", "pipeline"), ("sr_ms", "SR (ms)"), ("segmentation_ms", "segmentation (ms)"),
+                              ("total_ms", "total (ms)"), ("fps", "fps"), ("load_average", "load")]),
+        "",
+        "## Low-resolution reuse (ICNet)",
+        "",
+        "The cloudseg path with ICNet's low-resolution branch fed the received x4 frame (`lr_reuse`) "
+        "or a downsized copy of the super-resolved frame:",
+        "",
+        *_table(report["lr_reuse"], [("lr_reuse", "lr_reuse"), ("miou", "mIoU"),
+                                     ("segmentation_ms", "segmentation (ms)"),
+                                     ("load_average", "load")]),
+        "",
+        "## What the base SR model was trained on",
+        "",
+        "CARN-M x4 trained the same way on low-resolution frames that went through H.264 at 120 kbit/s, or "
+        "that were only downscaled; both tested on the x4 stream at 120 kbit/s:",
+        "",
+        *_table(report["sr_training_data"], [("trained_on", "trained on"), *t1_cols[1:]]),
+        "",
+        "## Goals",
+        "",
+        *_table([{**g, "met": "yes" if g["met"] else "**no**"} for g in report["goals"]],
+                [("goal", "goal"), ("measured", "measured"), ("met", "met")]),
+        "",
+    ]
+
+
+def markdown(report: dict, png_name: str) -> str:
+    setup = report["setup"]
+    n, d = setup["frames"]["test_split"], setup["frames"]["drive"]
+    t1_cols = [("method", "method"), ("miou", "mIoU"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM")]
+    curve_cols = [("method", "method"), ("scale", "scale"), ("kbit_s", "kbit/s"), ("miou", "mIoU")]
+    lines = [
+        *_setup_lines(report),
         "## Table 1: upscaling methods (x4, 120 kbit/s: the cloudseg profile)",
         "",
         f"ICNet on {n} test images; `hr` is the full-resolution stream at the default profile's 1.5 Mbit/s. "
         f"Without any codec ICNet scores {report['original_miou']['icnet']:.4f} "
-        f"(DeepLabV3 {report['original_miou']['deeplabv3']:.4f}).",
+        f"(DeepLabV3-MobileNetV3 {report['original_miou']['deeplabv3']:.4f}).",
         "",
         *_table(report["table1"], t1_cols),
         "",
@@ -380,34 +420,6 @@ def markdown(report: dict, png_name: str) -> str:
         "",
         *_table(report["bandwidth_curve"], curve_cols),
         "",
-        "## Table 2: per-frame time",
-        "",
-        f"{lat['device']}; median of {lat['runs']} runs on a {lat['input']} frame upscaled to {lat['output']}. "
-        "The machine was shared while timing (the load average is the 1-minute one; above 2 the "
-        "times are inflated).",
-        "",
-        *_table(lat["rows"], [("pipeline", "pipeline"), ("sr_ms", "SR (ms)"), ("segmentation_ms", "segmentation (ms)"),
-                              ("total_ms", "total (ms)"), ("fps", "fps"), ("load_average", "load")]),
-        "",
-        "## Low-resolution reuse (ICNet)",
-        "",
-        "The cloudseg path with ICNet's low-resolution branch fed the received x4 frame (`lr_reuse`) "
-        "or a downsized copy of the super-resolved frame:",
-        "",
-        *_table(report["lr_reuse"], [("lr_reuse", "lr_reuse"), ("miou", "mIoU"), ("segmentation_ms", "segmentation (ms)"),
-                                     ("load_average", "load")]),
-        "",
-        "## What the base SR model was trained on",
-        "",
-        "CARN-M x4 trained the same way on low-resolution frames that went through H.264 at 120 kbit/s, or "
-        "that were only downscaled; both tested on the x4 stream at 120 kbit/s:",
-        "",
-        *_table(report["sr_training_data"], [("trained_on", "trained on"), *t1_cols[1:]]),
-        "",
-        "## Goals",
-        "",
-        *_table([{**g, "met": "yes" if g["met"] else "**no**"} for g in report["goals"]],
-                [("goal", "goal"), ("measured", "measured"), ("met", "met")]),
-        "",
+        *_cost_lines(report),
     ]
     return "\n".join(lines)

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import torch
 
-from .classes import NUM_CLASSES
-from .datasets import IMAGENET_MEAN, IMAGENET_STD
-from .models import (
+from seg_core.data.classes import NUM_CLASSES
+from seg_core.data.transforms import normalize
+from seg_core.models import (
     DEFAULT_INPUT_SIZE, MODEL_NAMES, apply_state_dict, build_model, default_weights, read_checkpoint,
 )
-from .onnx_export import INPUT_NAME, export_onnx, onnx_input_size, ort_session
+from seg_core.models.onnx_export import INPUT_NAME, export_onnx, onnx_input_size, ort_session
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,6 @@ class Segmenter:
             self.session = self._onnx_session(threads)
         else:
             self.net = self.net.to(self.device, memory_format=torch.channels_last)
-        self._mean = np.asarray(IMAGENET_MEAN, np.float32) * 255.0
-        self._inv_std = 1.0 / (np.asarray(IMAGENET_STD, np.float32) * 255.0)
 
     def _onnx_session(self, threads: int | None):
         if self.weights is not None:
@@ -125,7 +123,7 @@ class Segmenter:
 
     def _network_input(self, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         resized = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
-        x = ((resized.astype(np.float32) - self._mean) * self._inv_std).transpose(2, 0, 1)[None]
+        x = normalize(resized).transpose(2, 0, 1)[None]
         return np.ascontiguousarray(x)
 
     def _argmax(self, x: np.ndarray, low: np.ndarray | None) -> np.ndarray:

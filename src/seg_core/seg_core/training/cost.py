@@ -1,8 +1,10 @@
-"""Cost measurements shared by the CLI and tests: parameters, FLOPs, latency, sizes on disk."""
+"""Cost measurements shared by the CLI and tests: parameters, FLOPs, latency, sizes and digests of files."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -38,6 +40,14 @@ def median_latency_ms(fn: Callable[[], object], runs: int = 30, warmup: int = 5)
     return statistics.median(times) * 1000.0
 
 
+def latency_and_load(fn: Callable[[], object], runs: int = 30, warmup: int = 5) -> tuple[float, float]:
+    """Median wall time of ``fn()`` in milliseconds, and the highest 1-minute load average seen
+    meanwhile (timings taken at a load above the core count are inflated)."""
+    load = os.getloadavg()[0]
+    ms = median_latency_ms(fn, runs, warmup)
+    return ms, max(load, os.getloadavg()[0])
+
+
 def gzip_size(data: bytes | Path) -> int:
     """Size in bytes after gzip -9 (a file's bytes, or the given bytes)."""
     if isinstance(data, Path):
@@ -49,3 +59,7 @@ def state_dict_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:
     buffer = io.BytesIO()
     torch.save(state_dict, buffer)
     return buffer.getvalue()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

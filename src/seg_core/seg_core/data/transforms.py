@@ -1,4 +1,4 @@
-"""Training data: generated street scenes, Cityscapes, and label-preserving augmentations.
+"""Images to network inputs, and label-preserving augmentations.
 
 Transforms are callables on numpy pairs, `transform(rgb, labels, rng=None) -> (rgb, labels)`,
 rgb uint8 HxWx3 and labels uint8 HxW train ids.  Without an explicit numpy Generator they draw
@@ -6,15 +6,11 @@ their randomness from torch's generator, which the DataLoader seeds per worker a
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from .classes import IGNORE_ID
-from .scene import SPLIT_SEED_BASE, SPLIT_SIZE, _check_size, render_scene, split_seed
+from seg_core.data.classes import IGNORE_ID
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -23,21 +19,42 @@ _MEAN = np.array(IMAGENET_MEAN, np.float32) * 255.0
 _INV_STD = 1.0 / (np.array(IMAGENET_STD, np.float32) * 255.0)
 
 
+def normalize(rgb: np.ndarray) -> np.ndarray:
+    """H x W x 3 uint8 rgb -> float32 normalised with the ImageNet mean and std (the segmentation
+    models' input, channels last)."""
+    return (rgb.astype(np.float32) - _MEAN) * _INV_STD
+
+
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 rgb -> 3xHxW float32 tensor normalised with the ImageNet mean and std."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an HxWx3 uint8 image, got {rgb.dtype} {rgb.shape}")
-    x = (rgb.astype(np.float32) - _MEAN) * _INV_STD
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+    return torch.from_numpy(np.ascontiguousarray(normalize(rgb).transpose(2, 0, 1)))
 
 
-def _labels_tensor(labels: np.ndarray) -> torch.Tensor:
+def labels_tensor(labels: np.ndarray) -> torch.Tensor:
+    """HxW uint8 train ids -> HxW int64 tensor."""
     return torch.from_numpy(labels.astype(np.int64))
 
 
-# ----------------------------------------------------------------------------- transforms
+def to_unit_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """H x W x 3 uint8 -> 3 x H x W float in [0, 1] (what the SR models take and give)."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
 
-def _rng(rng: np.random.Generator | None) -> np.random.Generator:
+
+def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
+    """N x 3 x H x W in [0, 1] -> the segmentation models' input (differentiable)."""
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def to_rgb8(x: torch.Tensor) -> np.ndarray:
+    """3 x H x W float in [0, 1] (clipped) -> H x W x 3 uint8."""
+    return x.clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+
+
+def random_generator(rng: np.random.Generator | None) -> np.random.Generator:
     """The given generator, or a fresh one seeded from torch's generator."""
     if rng is not None:
         return rng
@@ -51,7 +68,7 @@ class Compose:
         self.transforms = list(transforms)
 
     def __call__(self, rgb, labels, rng=None):
-        rng = _rng(rng)
+        rng = random_generator(rng)
         for t in self.transforms:
             rgb, labels = t(rgb, labels, rng)
         return rgb, labels
@@ -106,7 +123,7 @@ class RandomScaleCrop:
         return int(rng.integers(0, free_y + 1)), int(rng.integers(0, free_x + 1))
 
     def __call__(self, rgb, labels, rng=None):
-        rng = _rng(rng)
+        rng = random_generator(rng)
         s = rng.uniform(*self.scale)
         h, w = labels.shape
         sw, sh = max(1, round(w * s)), max(1, round(h * s))
@@ -128,7 +145,7 @@ class HorizontalFlip:
         self.p = p
 
     def __call__(self, rgb, labels, rng=None):
-        if _rng(rng).random() < self.p:
+        if random_generator(rng).random() < self.p:
             return np.ascontiguousarray(rgb[:, ::-1]), np.ascontiguousarray(labels[:, ::-1])
         return rgb, labels
 
@@ -146,7 +163,7 @@ class ColorJitter:
         self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
 
     def __call__(self, rgb, labels, rng=None):
-        rng = _rng(rng)
+        rng = random_generator(rng)
         b, c, s = (1 + rng.uniform(-a, a) for a in (self.brightness, self.contrast, self.saturation))
         x = rgb.astype(np.float32)
         grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
@@ -191,97 +208,54 @@ class GridAffine:
         return np.ascontiguousarray(pos[..., 0]), np.ascontiguousarray(pos[..., 1])
 
     def __call__(self, rgb, labels, rng=None):
-        mx, my = self.maps(*labels.shape, _rng(rng))
+        mx, my = self.maps(*labels.shape, random_generator(rng))
         rgb = cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         labels = cv2.remap(labels, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                            borderValue=self.ignore_index)
         return rgb, labels
 
 
-def train_transform(width: int, height: int) -> Compose:
-    """The usual training augmentation: scale + crop, flip, colour jitter, grid affine."""
-    return Compose([RandomScaleCrop(width, height), HorizontalFlip(), ColorJitter(), GridAffine()])
+class GaussianBlur:
+    """Blur with a random sigma in ``sigma`` with probability ``p`` (defocus, motion, scaling)."""
+
+    def __init__(self, p: float = 0.2, sigma=(0.5, 1.5)):
+        self.p, self.sigma = p, sigma
+
+    def __call__(self, rgb, labels, rng=None):
+        rng = random_generator(rng)
+        if rng.random() < self.p:
+            rgb = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(*self.sigma))
+        return rgb, labels
 
 
-# ----------------------------------------------------------------------------- datasets
+class CompressionArtifacts:
+    """JPEG re-encoding at a random quality with probability ``p``: blocking and ringing like
+    the compressed video link the cloud model sees."""
 
-class GeneratedStreetDataset(Dataset):
-    """`length` generated scenes of a split, rendered on the fly: (image 3xHxW float normalised,
-    labels HxW int64 train ids).  Item i is always scene split_seed(split, i)."""
+    def __init__(self, p: float = 0.3, quality=(30, 90)):
+        self.p, self.quality = p, quality
 
-    def __init__(self, split: str, length: int, width: int, height: int, transform=None):
-        if split not in SPLIT_SEED_BASE:
-            raise ValueError(f"unknown split '{split}', expected one of {', '.join(SPLIT_SEED_BASE)}")
-        if not 1 <= length <= SPLIT_SIZE:
-            raise ValueError(f"length {length} must be within 1..{SPLIT_SIZE}")
-        _check_size(width, height)
-        self.split, self.length, self.width, self.height, self.transform = split, length, width, height, transform
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int):
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} scenes")
-        rgb, labels = render_scene(split_seed(self.split, index), self.width, self.height)
-        if self.transform is not None:
-            rgb, labels = self.transform(rgb, labels)
-        return to_tensor(rgb), _labels_tensor(labels)
+    def __call__(self, rgb, labels, rng=None):
+        rng = random_generator(rng)
+        if rng.random() < self.p:
+            quality = int(rng.integers(self.quality[0], self.quality[1] + 1))
+            _, buf = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            rgb = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        return rgb, labels
 
 
-# Cityscapes labelIds -> train ids (cityscapesScripts labels.py); everything else is ignored.
-CITYSCAPES_ID_TO_TRAIN_ID = {
-    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10,
-    24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18,
-}
-_ID_LUT = np.full(256, IGNORE_ID, np.uint8)
-for _id, _train in CITYSCAPES_ID_TO_TRAIN_ID.items():
-    _ID_LUT[_id] = _train
+AUGMENTATIONS = ("flip", "color", "grid", "blur", "jpeg")
 
 
-def cityscapes_train_ids(label_ids: np.ndarray) -> np.ndarray:
-    """Map a Cityscapes labelIds image to train ids (255 for ids outside the 19 classes)."""
-    if label_ids.dtype != np.uint8:
-        raise ValueError(f"labelIds must be uint8, got {label_ids.dtype}")
-    return _ID_LUT[label_ids]
+def training_transform(crop: tuple[int, int], augmentations=AUGMENTATIONS,
+                       scale=(0.5, 2.0), focus_classes=(), focus_p: float = 0.0) -> Compose:
+    """Random scale + crop to ``crop`` (w, h), with probability ``focus_p`` over a pixel of
+    one of ``focus_classes``, followed by the named augmentations."""
+    unknown = set(augmentations) - set(AUGMENTATIONS)
+    if unknown:
+        raise ValueError(f"unknown augmentations {sorted(unknown)}; choose from {AUGMENTATIONS}")
+    steps = {"flip": HorizontalFlip(), "color": ColorJitter(), "grid": GridAffine(),
+             "blur": GaussianBlur(), "jpeg": CompressionArtifacts()}
+    return Compose([RandomScaleCrop(*crop, scale=scale, focus_classes=focus_classes, focus_p=focus_p)]
+                   + [steps[name] for name in AUGMENTATIONS if name in augmentations])
 
-
-class CityscapesDataset(Dataset):
-    """Cityscapes fine annotations:
-    root/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png with
-    root/gtFine/<split>/<city>/<name>_gtFine_labelIds.png; items as GeneratedStreetDataset."""
-
-    def __init__(self, root: str, split: str, transform=None):
-        root = Path(root)
-        image_dir, label_dir = root / "leftImg8bit" / split, root / "gtFine" / split
-        for d in (image_dir, label_dir):
-            if not d.is_dir():
-                raise FileNotFoundError(f"Cityscapes folder '{d}' is missing (expected "
-                                        f"<root>/leftImg8bit/<split>/<city>/ and <root>/gtFine/<split>/<city>/)")
-        self.images = sorted(image_dir.glob("*/*_leftImg8bit.png"))
-        if not self.images:
-            raise FileNotFoundError(f"no <city>/*_leftImg8bit.png images under '{image_dir}'")
-        self.labels = [label_dir / p.parent.name / p.name.replace("_leftImg8bit.png", "_gtFine_labelIds.png")
-                       for p in self.images]
-        missing = [str(p) for p in self.labels if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(f"{len(missing)} of {len(self.labels)} images have no labels, e.g. "
-                                    + ", ".join(missing[:3]))
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int):
-        if not 0 <= index < len(self.images):
-            raise IndexError(f"index {index} out of range for {len(self.images)} images")
-        bgr = cv2.imread(str(self.images[index]), cv2.IMREAD_COLOR)
-        ids = cv2.imread(str(self.labels[index]), cv2.IMREAD_UNCHANGED)
-        if bgr is None or ids is None:
-            raise ValueError(f"cannot read '{self.images[index]}' or its labels")
-        if ids.ndim != 2 or ids.shape != bgr.shape[:2]:
-            raise ValueError(f"labels {ids.shape} do not match image {bgr.shape[:2]} for '{self.images[index]}'")
-        rgb, labels = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), cityscapes_train_ids(ids)
-        if self.transform is not None:
-            rgb, labels = self.transform(rgb, labels)
-        return to_tensor(rgb), _labels_tensor(labels)

@@ -47,7 +47,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from .link import DOWN, GOOD
+from seg_core.edge.link import DOWN, GOOD
 
 CLOUD, EDGE = "cloud", "edge"
 SOURCES = (CLOUD, EDGE)

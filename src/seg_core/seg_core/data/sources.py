@@ -43,7 +43,7 @@ class GeneratedSource:
     """The generated driving sequence, with per-frame ground truth."""
 
     def __init__(self, cfg: SourceConfig):
-        from .scene import DrivingSequence
+        from seg_core.data.scene.sequences import DrivingSequence
         self._seq = DrivingSequence(cfg.seed, cfg.width, cfg.height)
         self._loop = cfg.loop
         self._index = 0

@@ -459,9 +459,12 @@ def story(summary: dict) -> list[str]:
         if row["link"] == "cut":
             lines.append(f"link cut for {row['seconds']:.0f} s: ENet active after {row['edge_active_after_s']} s, "
                          f"/segmentation/labels silent at most {row['longest_silence_s'] * 1000:.0f} ms.")
-        elif "handback_s" in row:
+        elif row.get("handback_s") is not None:
             lines.append(f"{row['name']}: the cloud was the source again {row['handback_s']} s after the link "
                          "came back.")
+        elif "handback_s" in row:
+            lines.append(f"{row['name']}: the cloud did not become the source again within {row['seconds']:.0f} s "
+                         "(too slow for the arbiter's deadline on this machine?).")
     e2e, miou = summary["end_to_end_latency"], summary["live_miou"]["miou"]
     lines.append(f"camera -> labels median {e2e['median_ms']:.0f} ms; H.264 {summary['bytes']['h264_kbit_per_s']:.0f} "
                  f"kbit/s instead of {summary['bytes']['raw_mbit_per_s']:.0f} Mbit/s raw; live mIoU "

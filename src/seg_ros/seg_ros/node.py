@@ -202,15 +202,19 @@ def run(node_class: type[PipelineNode], args=None) -> None:
     except Exception as exc:  # unreadable parameter file or arguments: rcl says which
         logger.fatal(f"cannot start: {' '.join(str(exc).split())}")
         sys.exit(2)
-    node = None
+    # Built in two steps so that a node whose constructor fails half-way (a bad value found after
+    # its ROS handles exist) is still destroyed before shutdown, not left to the interpreter's exit.
+    node = node_class.__new__(node_class)
     try:
-        node = node_class()
+        node.__init__()
         spin_serving(node, stop)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # bad parameters, missing files
         if not stop.requested:
             logger.fatal(f"cannot start: {exc}")
             sys.exit(2)
     finally:
-        if node is not None:
+        try:
             node.destroy_node()
+        except AttributeError:  # it failed before rclpy's Node.__init__ made its handles
+            pass
         rclpy.try_shutdown()

@@ -13,7 +13,7 @@ from seg_bringup.demo import (  # noqa: E402
 from seg_bringup.runner import parse_overrides  # noqa: E402
 
 W, H = 320, 240
-SMALL = [f"camera.width={W}", f"camera.height={H}", "camera.rate=15",
+SMALL = [f"camera.width={W}", f"camera.height={H}",
          f"segmentation.input_width={W}", f"segmentation.input_height={H}",
          f"edge_segmentation.input_width={W}", f"edge_segmentation.input_height={H}",
          # a generous deadline: both sides share this host's two cores with the tests, so a

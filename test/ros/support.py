@@ -35,11 +35,15 @@ class DomainLease:
     """A DDS domain id held by this process until release(): one lock file per id, so test runs
     sharing this host never pick the same one."""
 
+    # Where this process's next lease starts looking: each lease moves on past the last one, so a
+    # domain is not reused right after the previous module's processes left it.
+    _next = os.getpid() % len(DOMAINS)
+
     def __init__(self):
         LOCK_DIR.mkdir(exist_ok=True)
-        start = os.getpid() % len(DOMAINS)
         for k in range(len(DOMAINS)):
-            domain = DOMAINS[(start + k) % len(DOMAINS)]
+            index = (DomainLease._next + k) % len(DOMAINS)
+            domain = DOMAINS[index]
             lock = open(LOCK_DIR / f"{domain}.lock", "w")
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -47,6 +51,7 @@ class DomainLease:
                 lock.close()
                 continue
             self.domain, self._lock = domain, lock
+            DomainLease._next = index + 1
             remove_shm_leftovers(domain)
             return
         raise RuntimeError(f"every DDS domain id in {DOMAINS} is held by another test run")

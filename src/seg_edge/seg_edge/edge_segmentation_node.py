@@ -27,6 +27,7 @@ MODES = ("hot_standby", "on_demand")
 
 
 class EdgeSegmentationNode(SegmentationNode):
+    STAGE = "edge_segmentation"  # its timing must not pass for the cloud segmentation's of the same frame
     PARAMETERS = {
         **SegmentationNode.PARAMETERS,
         "model": ("enet", "model name from the seg_core registry (the edge model)"),

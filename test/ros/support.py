@@ -127,7 +127,3 @@ class Recorder:
 def longest_gap(times: list[float], start: float, end: float) -> float:
     points = [start] + [t for t in times if start <= t <= end] + [end]
     return max(b - a for a, b in zip(points, points[1:]))
-
-
-def matched(publisher, subscribers: int = 1) -> bool:
-    return publisher.get_subscription_count() >= subscribers

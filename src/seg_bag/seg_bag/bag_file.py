@@ -134,9 +134,6 @@ class BagWriter:
         self.counts[topic] = 0
         self._unsealed = True
 
-    def has_topic(self, topic: str) -> bool:
-        return topic in self._connections
-
     def write(self, topic: str, timestamp_ns: int, data: bytes) -> None:
         """One serialized (CDR) message of a declared topic, stamped with its receive time."""
         self._writer.write(self._connections[topic], timestamp_ns, data)

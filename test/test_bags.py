@@ -62,7 +62,8 @@ def test_bag_embeds_project_types_and_offered_qos(tmp_path):
     cls = store.types["seg_interfaces/msg/VisionClass"]
     header = store.types["std_msgs/msg/Header"](stamp=store.types["builtin_interfaces/msg/Time"](sec=1, nanosec=2),
                                                 frame_id="")
-    msg = info(header=header, class_map=[cls(class_id=0, class_name="road")], threshold=0.0)
+    msg = info(header=header, class_map=[cls(class_id=0, class_name="road")], threshold=0.0,
+               model="enet")
     bag.write("/segmentation/label_info", 5, store.serialize_cdr(msg, "seg_interfaces/msg/LabelInfo"))
     bag.close()
     reader = open_bag(tmp_path / "b")

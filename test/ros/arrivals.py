@@ -13,10 +13,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from seg_interfaces.msg import LinkStatus, SegmentationStatus
 from seg_ros import qos
-
-
-def _stamp(msg) -> float:
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+from seg_ros.node import stamp_seconds
 
 
 def main() -> None:
@@ -24,7 +21,8 @@ def main() -> None:
     node = rclpy.create_node("arrivals")
 
     def emit(topic: str, msg, **extra) -> None:
-        print(json.dumps({"topic": topic, "t": time.time(), "stamp": _stamp(msg), **extra}), flush=True)
+        print(json.dumps({"topic": topic, "t": time.time(), "stamp": stamp_seconds(msg.header.stamp), **extra}),
+              flush=True)
 
     node.create_subscription(Image, "/segmentation/labels", lambda m: emit("labels", m), qos.PACKETS)
     node.create_subscription(CompressedImage, "/cloud/segmentation/labels/compressed",

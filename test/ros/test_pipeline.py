@@ -87,6 +87,7 @@ def test_label_info_is_latched_for_late_subscribers(ros_node, pipeline):
         assert wait_for(lambda: got, 10)
         assert [c.class_name for c in got[0].class_map][:3] == ["road", "sidewalk", "building"]
         assert len(got[0].class_map) == 19
+        assert got[0].model == "deeplabv3_mobilenet_v3_large"
     finally:
         ros_node.destroy_subscription(sub)
 

@@ -47,8 +47,9 @@ class CloudSegmentationNode(SegmentationNode):
         self._sr_pub = None
         if p["super_resolution"]:
             scale = sr_scale(p["super_resolution"])
-            self._low_res = LowResSegmenter(self._segmenter, self._upscaler(p["super_resolution"]), scale,
-                                            p["lr_reuse"])
+            upscaler, upscaler_name = self._upscaler(p["super_resolution"])
+            self._low_res = LowResSegmenter(self._segmenter, upscaler, scale, p["lr_reuse"])
+            self.publish_label_info(f"{upscaler_name}+{p['model']}")
             self._sr_pub = self.create_publisher(Image, "image_sr", qos.PUBLISH)
             self.get_logger().info(f"upscaling x{scale} with {p['super_resolution']}"
                                    + (", low-resolution reuse" if p["lr_reuse"] else ""))
@@ -62,14 +63,15 @@ class CloudSegmentationNode(SegmentationNode):
             sr_scale(p["super_resolution"])
 
     def _upscaler(self, model: str):
+        """(upscale function, its name): the SR model, or bilinear when its weights are unusable."""
         from seg_core.models import WeightsError
         from seg_core.models.super_resolution import SuperResolver, interpolation_upscaler
         p = self.params
         try:
-            return SuperResolver(model, p["sr_weights"] or None, p["device"]).upscale
+            return SuperResolver(model, p["sr_weights"] or None, p["device"]).upscale, model
         except WeightsError as exc:
             self.get_logger().error(f"super-resolution unavailable, upscaling bilinearly instead: {exc}")
-            return interpolation_upscaler("bilinear")
+            return interpolation_upscaler("bilinear"), "bilinear"
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_sizes[_stamp(msg.header)] = (msg.width, msg.height)

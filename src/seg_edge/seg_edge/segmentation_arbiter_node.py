@@ -66,8 +66,6 @@ class SegmentationArbiterNode(PipelineNode):
         "overlay_alpha": (0.5, "mask opacity in the overlay, 0..1"),
         "publish_color_mask": (True, "publish segmentation/color_mask"),
         "publish_overlay": (True, "publish segmentation/overlay"),
-        "cloud_model": ("deeplabv3_mobilenet_v3_large", "model name reported in status for cloud frames"),
-        "edge_model": ("enet", "model name reported in status for edge frames"),
     }
 
     def __init__(self):
@@ -84,7 +82,7 @@ class SegmentationArbiterNode(PipelineNode):
             handback_s=p["handback_s"], max_wait_s=p["max_wait_s"], adaptive_wait=p["adaptive_wait"],
             wait_margin_s=p["wait_margin_s"], horizon_s=p["horizon_s"],
             max_frames=p["max_frames"], initial_source=p["initial_source"]))
-        self._models = {CLOUD: p["cloud_model"], EDGE: p["edge_model"]}
+        self._models = {source: "" for source in SOURCES}   # each source's LabelInfo.model, once heard
         self._link_seen: float | None = None
         self._camera_size: tuple[int, int] | None = None
         self._warned: set[str] = set()
@@ -99,7 +97,7 @@ class SegmentationArbiterNode(PipelineNode):
                              if p["publish_overlay"] else None)
         self._status_pub = self.create_publisher(SegmentationStatus, "segmentation/status", qos.PUBLISH)
         info_pub = self.create_publisher(LabelInfo, "segmentation/label_info", qos.LATCHED)
-        info_pub.publish(cityscapes_label_info(self.now_msg()))
+        info_pub.publish(cityscapes_label_info(self.now_msg(), ""))
 
         self.subscribe_frames("camera/image_raw", self._on_camera, qos.QUEUED_FRAMES)
         if p["cloud_transport"] == "compressed":
@@ -175,6 +173,9 @@ class SegmentationArbiterNode(PipelineNode):
         self._poll()
 
     def _on_label_info(self, source: str, msg: LabelInfo) -> None:
+        if msg.model != self._models[source]:
+            self.get_logger().info(f"{source} labels come from {msg.model or 'an unnamed model'}")
+        self._models[source] = msg.model
         if not is_cityscapes(msg):
             self._warn_once(f"info-{source}", f"{source} label_info does not list the {NUM_CLASSES} Cityscapes "
                                               f"classes in train-id order; its labels mean something else")

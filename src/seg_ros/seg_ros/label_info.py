@@ -7,9 +7,9 @@ from seg_core.data.classes import CITYSCAPES_CLASSES, NUM_CLASSES
 from seg_interfaces.msg import LabelInfo, VisionClass
 
 
-def cityscapes_label_info(stamp) -> LabelInfo:
-    """The 19 Cityscapes classes in train-id order, labelled by argmax."""
-    return LabelInfo(header=Header(stamp=stamp), threshold=0.0,
+def cityscapes_label_info(stamp, model: str) -> LabelInfo:
+    """The 19 Cityscapes classes in train-id order, labelled by argmax by `model` ("" = changes per frame)."""
+    return LabelInfo(header=Header(stamp=stamp), threshold=0.0, model=model,
                      class_map=[VisionClass(class_id=i, class_name=n) for i, n in enumerate(CITYSCAPES_CLASSES)])
 
 

@@ -55,11 +55,15 @@ class SegmentationNode(PipelineNode):
         self._overlay_pub = self.create_publisher(Image, "overlay", qos.PUBLISH) if p["publish_overlay"] else None
         self._png_pub = (self.create_publisher(CompressedImage, f"{self._labels_pub.topic_name}/compressed",
                                                qos.PUBLISH) if p["publish_compressed_labels"] else None)
-        info_pub = self.create_publisher(LabelInfo, "label_info", qos.LATCHED)
-        info_pub.publish(cityscapes_label_info(self.now_msg()))
+        self._info_pub = self.create_publisher(LabelInfo, "label_info", qos.LATCHED)
+        self.publish_label_info(p["model"])
         self.get_logger().info(
             f"segmenting with {self._segmenter.model_name} on {self._segmenter.device} "
             f"({p['backend']}) at {self._segmenter.input_size[0]}x{self._segmenter.input_size[1]}")
+
+    def publish_label_info(self, model: str) -> None:
+        """Latch the classes and the model producing the labels (the arbiter reports it per frame)."""
+        self.publish(self._info_pub, cityscapes_label_info(self.now_msg(), model))
 
     def check_parameters(self, p: dict) -> None:
         """Raise ValueError for a bad value, before the (slow) model load; subclasses add theirs."""

@@ -5,11 +5,13 @@ link/probe_reply with the H.264 it received. From the replies, the H.264 this ro
 camera/image_raw/h264 and the stamps of cloud results (cloud/segmentation/labels/compressed, or
 cloud/segmentation/labels with cloud_results:=raw) a seg_core.edge.link.LinkEstimator computes RTT,
 loss, sent vs delivered video and result age, and a GOOD/DEGRADED/DOWN state with hysteresis.
+The state is the link's alone: cloud results later than `max_result_age_s` set `cloud_late` (with
+its reason) and leave the state as it is, so a slow cloud on a busy host does not read as a dead link.
 
 Publishes link/status (LinkStatus, latched) at `status_rate` Hz and on every state change (each
 change is logged at WARN with its reason), and /diagnostics (one DiagnosticStatus "seg/link":
-OK/WARN/ERROR for GOOD/DEGRADED/DOWN, key-values rtt_ms, loss, sent_kbps, delivered_kbps,
-result_age_ms).
+OK/WARN/ERROR for GOOD/DEGRADED/DOWN, at least WARN while the cloud is late, key-values rtt_ms,
+loss, sent_kbps, delivered_kbps, result_age_ms, cloud_late).
 
 Link health comes only from probes and data, never from DDS discovery or liveliness: across a WAN
 the topics travel over a bridge whose endpoints stay "alive" while the far side is gone.
@@ -41,7 +43,7 @@ class LinkMonitorNode(PipelineNode):
         "window_s": (5.0, "RTT median and probe loss are taken over this window (s)"),
         "probe_timeout_s": (1.0, "a probe unanswered this long counts as lost (s)"),
         "down_after_s": (1.5, "no probe reply for this long -> DOWN (s)"),
-        "max_result_age_s": (2.0, "newest cloud result older than this while sending video -> DOWN (s); 0 = off"),
+        "max_result_age_s": (2.0, "newest cloud result older than this while sending video -> cloud_late (s); 0 = off"),
         "degraded_rtt_ms": (300.0, "RTT median above this -> DEGRADED (ms)"),
         "degraded_loss": (0.2, "probe loss fraction above this -> DEGRADED (0..1)"),
         "min_delivery_ratio": (0.5, "cloud-received / edge-sent video below this -> DEGRADED (0..1)"),
@@ -79,6 +81,7 @@ class LinkMonitorNode(PipelineNode):
         else:
             results = self.create_subscription(Image, "cloud/segmentation/labels", self._on_result, qos.RESULTS)
         self._last_state: int | None = None
+        self._cloud_late = ""
         self.create_timer(1.0 / p["probe_rate"], self._send_probe)
         self.create_timer(1.0 / p["status_rate"], self._publish_status)
         self.get_logger().info(
@@ -125,6 +128,10 @@ class LinkMonitorNode(PipelineNode):
         if snap.changed:
             old = STATE_NAMES[snap.previous] if snap.previous is not None else "?"
             self.get_logger().warn(f"link {old} -> {snap.state_name}: {snap.reason}")
+        if bool(snap.cloud_late) != bool(self._cloud_late):
+            self.get_logger().warn(f"cloud late: {snap.cloud_late}" if snap.cloud_late
+                                   else "cloud results on time again")
+        self._cloud_late = snap.cloud_late
         if not (publish_always or snap.changed or self._last_state is None):
             return
         self._last_state = snap.state
@@ -133,13 +140,15 @@ class LinkMonitorNode(PipelineNode):
             header=header, state=snap.state, state_name=snap.state_name,
             rtt_ms=snap.rtt_s * 1000.0, loss=snap.loss, sent_video_kbps=snap.sent_kbps,
             delivered_video_kbps=snap.delivered_kbps, result_age_ms=snap.result_age_s * 1000.0,
-            reason=snap.reason)
+            cloud_late=bool(snap.cloud_late), reason=snap.reason)
         self.publish(self._status_pub, status)
         values = {"state": snap.state_name, "rtt_ms": f"{snap.rtt_s * 1000.0:.1f}", "loss": f"{snap.loss:.3f}",
                   "sent_kbps": f"{snap.sent_kbps:.0f}", "delivered_kbps": f"{snap.delivered_kbps:.0f}",
-                  "result_age_ms": f"{snap.result_age_s * 1000.0:.0f}"}
-        diag = DiagnosticStatus(level=DIAG_LEVELS[snap.state], name="seg/link",
-                                message=f"{snap.state_name}: {snap.reason}", hardware_id="edge-cloud link",
+                  "result_age_ms": f"{snap.result_age_s * 1000.0:.0f}", "cloud_late": snap.cloud_late or "no"}
+        level = max(DIAG_LEVELS[snap.state], DiagnosticStatus.WARN if snap.cloud_late else DiagnosticStatus.OK)
+        late = f"; cloud late: {snap.cloud_late}" if snap.cloud_late else ""
+        diag = DiagnosticStatus(level=level, name="seg/link", message=f"{snap.state_name}: {snap.reason}{late}",
+                                hardware_id="edge-cloud link",
                                 values=[KeyValue(key=k, value=v) for k, v in values.items()])
         self.publish(self._diag_pub, DiagnosticArray(header=header, status=[diag]))
 

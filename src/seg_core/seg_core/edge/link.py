@@ -7,13 +7,15 @@ cloud results, and publishes what ``update(t)`` returns.
 
 State rules (``LinkConfig`` holds the thresholds):
 
-- DOWN      no probe reply for ``down_after_s`` (or none yet), or - while video is being sent - no
-            cloud result yet or the newest one older than ``max_result_age_s`` (the link may carry
-            probes but not results).
+- DOWN      no probe reply for ``down_after_s`` (or none yet).
 - DEGRADED  RTT median over the window above ``degraded_rtt_s``, probe loss above
             ``degraded_loss``, or the cloud receives less than ``min_delivery_ratio`` of the video
             the edge sends.
 - GOOD      none of the above.
+
+The cloud's compute is judged apart from the link: ``cloud_late`` says that, while video is being
+sent, no cloud result came yet or the newest is older than ``max_result_age_s``. A slow or stopped
+cloud segmentation leaves the link state alone (the arbiter's per-frame deadline handles it).
 
 Getting worse is immediate. Getting better needs the better conditions to hold without a break for
 ``recover_s``, and a DEGRADED condition clears only below ``clear_fraction`` of its threshold, so a
@@ -34,7 +36,7 @@ class LinkConfig:
     window_s: float = 5.0             # RTT median and loss are taken over this window
     probe_timeout_s: float = 1.0      # a probe unanswered this long counts as lost
     down_after_s: float = 1.5         # no probe reply this long -> DOWN
-    max_result_age_s: float = 2.0     # newest cloud result older than this -> DOWN; 0 = not checked
+    max_result_age_s: float = 2.0     # newest cloud result older than this -> cloud_late; 0 = not checked
     degraded_rtt_s: float = 0.3       # RTT median above this -> DEGRADED
     degraded_loss: float = 0.2        # probe loss fraction above this -> DEGRADED
     min_delivery_ratio: float = 0.5   # cloud-received / edge-sent video below this -> DEGRADED
@@ -75,6 +77,7 @@ class LinkSnapshot:
     sent_kbps: float
     delivered_kbps: float       # NaN until the cloud has reported it
     result_age_s: float         # NaN before the first cloud result
+    cloud_late: str = ""        # why the cloud's results are late while video is sent; "" = on time
     changed: bool = False       # the state changed at this update
     previous: int | None = None  # the state before a change
 
@@ -216,18 +219,12 @@ class LinkEstimator:
         sent, delivered, age = self.sent_kbps(t), self.delivered_kbps(t), self.result_age(t)
         metrics = {"rtt_s": rtt, "loss": loss, "sent_kbps": sent, "delivered_kbps": delivered,
                    "result_age_s": age}
-        sending = sent > 0.0
         down: list[str] = []
         if self._last_reply is None:
             waited = t - (self._first_t if self._first_t is not None else t)
             down.append(f"no probe reply yet ({waited:.1f} s)")
         elif t - self._last_reply > c.down_after_s:
             down.append(f"no probe reply for {t - self._last_reply:.1f} s (limit {c.down_after_s:g} s)")
-        if c.max_result_age_s > 0 and sending:
-            if self._newest_result is None:
-                down.append("no cloud result yet while sending video")
-            elif age > c.max_result_age_s:
-                down.append(f"newest cloud result is {age:.1f} s old (limit {c.max_result_age_s:g} s)")
         if down:
             return DOWN, down, metrics
         k = 1.0 if strict else c.clear_fraction
@@ -246,6 +243,17 @@ class LinkEstimator:
             return DEGRADED, degraded, metrics
         rtt_text = f"{rtt * 1000:.0f} ms" if math.isfinite(rtt) else "n/a"
         return GOOD, [f"RTT {rtt_text}, loss {loss:.0%}"], metrics
+
+    def cloud_late(self, t: float) -> str:
+        """Why the cloud's results are late while video is being sent, or "" when they are not."""
+        c = self.config
+        if c.max_result_age_s <= 0 or self.sent_kbps(t) <= 0.0:
+            return ""
+        if self._newest_result is None:
+            return "no cloud result yet while sending video"
+        age = self.result_age(t)
+        return f"newest cloud result is {age:.1f} s old (limit {c.max_result_age_s:g} s)" \
+            if age > c.max_result_age_s else ""
 
     def update(self, t: float) -> LinkSnapshot:
         """Advance the state machine to time `t` and return the snapshot (changed=True on a transition)."""
@@ -277,7 +285,7 @@ class LinkEstimator:
             self._reason = "; ".join(reasons)
         return LinkSnapshot(t=t, state=self.state, reason=self._reason, rtt_s=m["rtt_s"], loss=m["loss"],
                             sent_kbps=m["sent_kbps"], delivered_kbps=m["delivered_kbps"],
-                            result_age_s=m["result_age_s"], changed=changed,
+                            result_age_s=m["result_age_s"], cloud_late=self.cloud_late(t), changed=changed,
                             previous=previous if changed else None)
 
     def _set(self, state: int, reason: str) -> None:

@@ -1,5 +1,7 @@
 """FrameSelector: the 2-level (key / useful / skip) frame selection against the last sent frame."""
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +109,9 @@ def test_on_the_drive_some_frames_are_skipped_and_every_key_frame_is_sent(drive)
     for d in decisions:   # never more than max_skipped skipped frames in a row
         run = run + 1 if d == SKIP else 0
         assert run <= config.max_skipped
+
+
+def test_the_defaults_are_the_measured_choice():
+    report = json.loads((Path(__file__).resolve().parents[1] / "docs" / "frame_selector.json").read_text())
+    defaults = SelectorConfig()
+    assert report["chosen"] == {"low": defaults.low, "high": defaults.high, "max_skipped": defaults.max_skipped}

@@ -34,9 +34,10 @@ from seg_core.training.loop import command_line
 from seg_core.training.metrics import ConfusionMatrix
 
 CLOUD_MODEL, CLOUD_INPUT_SIZE = "deeplabv3_mobilenet_v3_large", (384, 192)
-# (low, high, max_skipped) settings swept; thresholds in grey levels of the change score.
+# (low, high, max_skipped) settings swept; thresholds in grey levels of the change score. max_skipped
+# stays <= 4: a reused label is at most 5 frames (0.17 s) old, inside the arbiter's 0.25 s deadline.
 SETTINGS = ((4.0, 20.0, 1), (4.5, 20.0, 2), (5.0, 20.0, 2), (6.0, 20.0, 2), (7.0, 20.0, 3), (5.0, 8.0, 2),
-            (9.0, 20.0, 4))
+            (9.0, 20.0, 4), (12.0, 20.0, 4))
 GOAL_SAVING, GOAL_COST = 0.30, 0.01
 
 
@@ -85,7 +86,9 @@ def build_report(frames: np.ndarray, truth: np.ndarray, segmenter: Segmenter, co
                          "miou_cost_points": round(100.0 * (every["miou"] - result["miou"]), 2)})
     meeting = [s for s in settings
                if s["saving_pct"] >= 100 * GOAL_SAVING and s["miou_cost_points"] <= 100 * GOAL_COST]
-    chosen = min(meeting, key=lambda s: s["miou_cost_points"]) if meeting else None
+    # Half the mIoU budget is kept in reserve where a setting allows, for drives other than this one.
+    safe = [s for s in meeting if s["miou_cost_points"] <= 50 * GOAL_COST] or meeting
+    chosen = max(safe, key=lambda s: s["saving_pct"]) if safe else None
     h, w = frames.shape[1:3]
     return {
         "command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -97,6 +100,8 @@ def build_report(frames: np.ndarray, truth: np.ndarray, segmenter: Segmenter, co
         "every_frame": every,
         "settings": settings,
         "goal": f">= {100 * GOAL_SAVING:.0f} % less bandwidth at <= {100 * GOAL_COST:.0f} mIoU point",
+        "rule": "chosen: the largest saving among the settings that meet the goal at no more than half the "
+                "mIoU budget (or, if none does, among those that meet it)",
         "chosen": ({k: chosen[k] for k in ("low", "high", "max_skipped")} if chosen
                    else "none: no setting meets the goal"),
     }

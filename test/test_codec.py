@@ -12,6 +12,7 @@ from seg_core.codec import (
     _nal_units,
     _ParameterSets,
     resize_rgb,
+    round_trip,
 )
 from seg_core.training.metrics import psnr
 
@@ -56,6 +57,15 @@ def test_round_trip_quality_and_zero_latency(frames, stream):
         assert out.shape == (HEIGHT, WIDTH, 3) and out.dtype == np.uint8
         assert psnr(out, rgb) > 30.0
     assert not decoder.waiting_for_keyframe
+
+
+def test_round_trip_forces_the_keyframes_asked_for(frames):
+    config = EncoderConfig(gop=100, fps=FPS)
+    plain = [size for _, size in round_trip(frames[:6], config)]
+    forced = list(round_trip(frames[:6], config, keyframes=[False, False, False, True, False, False]))
+    assert [size for _, size in forced[:3]] == plain[:3]
+    assert forced[3][1] > 2 * plain[3]   # an IDR costs far more than the P frame it replaces
+    assert psnr(forced[5][0], frames[5]) > 30.0
 
 
 def test_keyframe_cadence_and_in_band_parameter_sets(stream):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import repeat
 from numbers import Real
 
 import av
@@ -359,13 +360,14 @@ class H264Decoder:
         return DecodeError(reason + "; waiting for the next keyframe")
 
 
-def round_trip(frames, config: EncoderConfig, scale: float = 1.0):
+def round_trip(frames, config: EncoderConfig, scale: float = 1.0, keyframes=None):
     """Send ``frames`` (rgb8, one size) as the edge encoder does: downscale by ``scale``, encode as
-    one H.264 stream, decode. Yields (decoded rgb8 at the sent size, packet bytes) per frame."""
+    one H.264 stream, decode. ``keyframes`` (per frame, True forces an IDR) adds keyframes to the
+    gop's. Yields (decoded rgb8 at the sent size, packet bytes) per frame."""
     encoder = decoder = None
-    for rgb in frames:
+    for rgb, keyframe in zip(frames, repeat(False) if keyframes is None else keyframes):
         if encoder is None:
             encoder = H264Encoder(*scaled_size(rgb.shape[1], rgb.shape[0], scale), config)
             decoder = H264Decoder()
-        frame = encoder.encode(resize_rgb(rgb, encoder.width, encoder.height))
+        frame = encoder.encode(resize_rgb(rgb, encoder.width, encoder.height), force_keyframe=bool(keyframe))
         yield decoder.decode(frame.data, frame.keyframe, frame.pts), len(frame.data)

@@ -12,6 +12,7 @@
         --out out/carn_m_x4.tuned.pt
     python -m seg_core.train eval-sr --model carn_m_x4 --segmenter icnet
     python -m seg_core.train cloudseg
+    python -m seg_core.train --threads 1 ladder
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 from seg_core.data.scene_cache import DEFAULT_CACHE_DIR
-from seg_core.training import optimise, segmentation, shipping, super_resolution
+from seg_core.training import ladder, optimise, segmentation, shipping, super_resolution
 
 log = logging.getLogger("seg_core.train")
 
@@ -33,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
                     help="where generated scenes are rendered once and kept")
     sub = ap.add_subparsers(dest="command", required=True)
-    for family in (segmentation, super_resolution, optimise, shipping):
+    for family in (segmentation, super_resolution, optimise, shipping, ladder):
         family.add_commands(sub)
     return ap
 

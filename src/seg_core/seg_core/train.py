@@ -13,6 +13,7 @@
     python -m seg_core.train eval-sr --model carn_m_x4 --segmenter icnet
     python -m seg_core.train cloudseg
     python -m seg_core.train --threads 1 selector
+    python -m seg_core.train --threads 1 ladder
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 from seg_core.data.scene_cache import DEFAULT_CACHE_DIR
-from seg_core.training import optimise, segmentation, selection, shipping, super_resolution
+from seg_core.training import ladder, optimise, segmentation, selection, shipping, super_resolution
 
 log = logging.getLogger("seg_core.train")
 
@@ -34,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
                     help="where generated scenes are rendered once and kept")
     sub = ap.add_subparsers(dest="command", required=True)
-    for family in (segmentation, super_resolution, optimise, shipping, selection):
+    for family in (segmentation, super_resolution, optimise, shipping, selection, ladder):
         family.add_commands(sub)
     return ap
 

@@ -45,11 +45,11 @@ CURVE_METHODS = ("bilinear", "sr", "sr_analytics")
 LATENCY_THREADS = 2
 
 
-def stream(frames: np.ndarray, scale: int, bitrate: int) -> tuple[np.ndarray, float]:
-    """The decoded frames of ``frames`` sent at 1/scale and ``bitrate``, and the kbit/s their
-    packets take at 30 fps."""
-    decoded, sizes = low_res_frames(frames, scale, bitrate, FPS, GOP)
-    return decoded, float(sizes.sum()) * 8.0 * FPS / len(frames) / 1000.0
+def stream(frames: np.ndarray, scale: int, bitrate: int, fps: float = FPS) -> tuple[np.ndarray, float]:
+    """The decoded frames of ``frames`` sent at 1/scale and ``bitrate`` as an ``fps`` stream, and
+    the kbit/s their packets take."""
+    decoded, sizes = low_res_frames(frames, scale, bitrate, fps, GOP)
+    return decoded, float(sizes.sum()) * 8.0 * fps / len(frames) / 1000.0
 
 
 def score(original: np.ndarray, truth: np.ndarray, received: np.ndarray, scale: int,

@@ -1,0 +1,272 @@
+"""The edge adapts its stream to the link: a ladder of (scale, bitrate, fps) rungs and the controller
+that picks one (CloudSeg §3.3, after AWStream).
+
+Each rung carries the kbit/s it was measured to send and the mIoU the cloud scored on it
+(``python -m seg_core.train ladder``); a ladder keeps only the Pareto-optimal rungs, best first.
+
+Pure bookkeeping, no clock reads and no ROS: every call takes the current time ``t`` (seconds, the
+same clock for all calls). ``AdaptationController.update`` takes what the link monitor sees and
+returns the rung to send (``AdaptationConfig`` holds the thresholds):
+
+- Trouble: the cloud receives less than ``1 - tolerance`` of what the edge sends, the RTT or the
+  cloud results' latency rises more than ``rtt_rise_s`` / ``latency_rise_s`` over its baseline (the
+  lowest seen over ``baseline_window_s``), or the probe loss exceeds ``max_loss``.
+- Trouble lasting ``trouble_s`` steps down at once, skipping rungs, to the highest rung that fits in
+  the delivered rate with ``headroom`` to spare (at least one rung down). When even the lowest rung
+  does not fit, the edge keeps sending it and ``use_edge`` tells the arbiter to use ENet.
+- Stepping up needs a probe: after ``stable_s`` without trouble the edge pads its stream up to what
+  the next rung would need (with the headroom) for ``probe_s``. Trouble aborts the probe at once,
+  leaves the rung as it is and doubles the calm time before the next probe (up to
+  ``max_stable_s``); a probe that lasts steps up one rung (or back from ENet to the lowest rung).
+  So a steady cap costs short failed probes, never a rung change.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    scale: float    # of the camera's width and height
+    bitrate: int    # bit/s the encoder is set to
+    fps: float      # frames sent per second
+    kbps: float     # measured kbit/s on the link
+    miou: float     # measured mIoU of the cloud's labels over every camera frame
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.kbps:.0f} kbit/s)"
+
+
+def pareto(rungs) -> list[Rung]:
+    """The rungs no cheaper rung matches in mIoU, best (highest kbit/s) first."""
+    kept: list[Rung] = []
+    for rung in sorted(rungs, key=lambda r: (r.kbps, -r.miou)):
+        if not kept or rung.miou > kept[-1].miou:
+            kept.append(rung)
+    return kept[::-1]
+
+
+def _rung(entry, index: int) -> Rung:
+    names = [f.name for f in fields(Rung)]
+    if not isinstance(entry, dict) or set(entry) != set(names):
+        raise ValueError(f"rung {index} must have exactly the keys {', '.join(names)}, got {entry!r}")
+    name, scale, bitrate, fps, kbps, miou = (entry[n] for n in names)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"rung {index}: name must be a non-empty string, got {name!r}")
+    numbers = {"scale": scale, "fps": fps, "kbps": kbps, "miou": miou}
+    for key, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"rung {name}: {key} must be a number, got {value!r}")
+    if isinstance(bitrate, bool) or not isinstance(bitrate, int) or bitrate <= 0:
+        raise ValueError(f"rung {name}: bitrate must be a positive integer (bit/s), got {bitrate!r}")
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"rung {name}: scale must be within (0, 1], got {scale}")
+    for key in ("fps", "kbps"):
+        if not numbers[key] > 0:
+            raise ValueError(f"rung {name}: {key} must be > 0, got {numbers[key]}")
+    if not 0.0 <= miou <= 1.0:
+        raise ValueError(f"rung {name}: miou must be within [0, 1], got {miou}")
+    return Rung(name, float(scale), bitrate, float(fps), float(kbps), float(miou))
+
+
+def load_ladder(path) -> list[Rung]:
+    """The rungs of the YAML file ``path`` ({rungs: [{name, scale, bitrate, fps, kbps, miou}, ...]}),
+    best first; ValueError when a rung is invalid or the ladder is empty or not Pareto-optimal."""
+    data = yaml.safe_load(Path(path).read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("rungs"), list) or not data["rungs"]:
+        raise ValueError(f"{path}: expected 'rungs:' with a list of at least one rung")
+    rungs = [_rung(entry, i) for i, entry in enumerate(data["rungs"])]
+    names = [r.name for r in rungs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{path}: rung names must be unique, repeated: {', '.join(repeated)}")
+    rungs.sort(key=lambda r: -r.kbps)
+    best = pareto(rungs)
+    dominated = [
+        f"{r.name} ({r.kbps:g} kbit/s, mIoU {r.miou:g}) is no better than "
+        + next(f"{b.name} ({b.kbps:g} kbit/s, mIoU {b.miou:g})" for b in best if b.kbps <= r.kbps and b.miou >= r.miou)
+        for r in rungs if r not in best]
+    if dominated:
+        raise ValueError(f"{path}: the ladder is not Pareto-optimal: {'; '.join(dominated)}")
+    return rungs
+
+
+@dataclass
+class AdaptationConfig:
+    tolerance: float = 0.1          # delivered below (1 - tolerance) x sent is a shortfall
+    trouble_s: float = 0.5          # a shortfall or congestion lasting this long steps down (< 1 s)
+    headroom: float = 0.15          # a rung fits when its kbit/s x (1 + headroom) is delivered
+    rtt_rise_s: float = 0.1         # RTT this far above its baseline is congestion
+    latency_rise_s: float = 0.25    # cloud result latency this far above its baseline is congestion
+    max_loss: float = 0.2           # probe loss above this is trouble
+    baseline_window_s: float = 30.0  # baselines are the lowest RTT / latency seen over this window
+    stable_s: float = 0.8           # calm this long (after a change) before probing for the next rung
+    probe_s: float = 0.7            # a probe must stay calm this long to step up
+    max_stable_s: float = 8.0       # each failed probe doubles the calm time before the next, up to this
+
+    def validate(self) -> None:
+        for name in ("trouble_s", "rtt_rise_s", "latency_rise_s", "baseline_window_s", "stable_s", "probe_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.trouble_s >= 1.0:
+            raise ValueError(f"trouble_s must be < 1 s to step down within 1 s of a shortfall, got {self.trouble_s}")
+        if not 0.0 <= self.tolerance < 1.0:
+            raise ValueError(f"tolerance must be within [0, 1), got {self.tolerance}")
+        if not self.headroom >= 0:
+            raise ValueError(f"headroom must be >= 0, got {self.headroom}")
+        if not 0.0 < self.max_loss <= 1.0:
+            raise ValueError(f"max_loss must be within (0, 1], got {self.max_loss}")
+        if not self.max_stable_s >= self.stable_s:
+            raise ValueError(f"max_stable_s {self.max_stable_s} must be >= stable_s {self.stable_s}")
+
+
+@dataclass
+class Decision:
+    rung: int           # index into the ladder, 0 = top
+    use_edge: bool      # the lowest rung does not fit: the arbiter should use ENet
+    probe_kbps: float   # padding to send now on top of the video, 0 = not probing
+    reason: str
+    changed: bool       # rung or use_edge changed at this update
+
+
+class _Baseline:
+    """The lowest value seen over the last ``window_s``."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._values: deque[tuple[float, float]] = deque()
+
+    def add(self, t: float, value: float) -> float:
+        """Record ``value`` (NaN: nothing) and return the baseline (NaN before any value)."""
+        if math.isfinite(value):
+            self._values.append((t, value))
+        while self._values and self._values[0][0] < t - self.window_s:
+            self._values.popleft()
+        return min((v for _, v in self._values), default=math.nan)
+
+
+class AdaptationController:
+    def __init__(self, ladder: list[Rung], config: AdaptationConfig | None = None) -> None:
+        self.config = config or AdaptationConfig()
+        self.config.validate()
+        if not ladder:
+            raise ValueError("the ladder needs at least one rung")
+        if pareto(ladder) != list(ladder):
+            raise ValueError("the ladder must be Pareto-optimal and best first (see load_ladder)")
+        self.ladder = list(ladder)
+        self.rung = 0
+        self.use_edge = False
+        self._rtt = _Baseline(self.config.baseline_window_s)
+        self._latency = _Baseline(self.config.baseline_window_s)
+        self._trouble_since: float | None = None
+        self._calm_since: float | None = None
+        self._wait = self.config.stable_s
+        self._probe_since: float | None = None
+
+    def update(self, t: float, sent_kbps: float, delivered_kbps: float, rtt_s: float, loss: float,
+               result_latency_s: float) -> Decision:
+        """Advance to time ``t``: what the edge sends (video and probe padding), what the cloud
+        reports receiving (NaN: unknown), a recent RTT and the cloud results' latency (NaN: unknown)
+        and the probe loss fraction. Returns the rung to send now."""
+        troubles = self._troubles(t, sent_kbps, delivered_kbps, rtt_s, loss, result_latency_s)
+        before = (self.rung, self.use_edge)
+        if self._probe_since is not None:
+            reason = self._probing(t, troubles)
+        elif troubles:
+            reason = self._troubled(t, troubles, delivered_kbps)
+        else:
+            reason = self._calm(t)
+        return Decision(self.rung, self.use_edge, self._probe_kbps() if self._probe_since is not None else 0.0,
+                        reason, (self.rung, self.use_edge) != before)
+
+    # ---- what the link says -------------------------------------------------------------------
+    def _troubles(self, t, sent, delivered, rtt, loss, latency) -> list[str]:
+        c = self.config
+        found = []
+        if math.isfinite(delivered) and sent > 0 and delivered < (1.0 - c.tolerance) * sent:
+            found.append(f"delivered {delivered:.0f} of {sent:.0f} kbit/s")
+        for label, value, baseline, rise in (("RTT", rtt, self._rtt.add(t, rtt), c.rtt_rise_s),
+                                             ("result latency", latency, self._latency.add(t, latency),
+                                              c.latency_rise_s)):
+            if math.isfinite(value) and value > baseline + rise:
+                found.append(f"{label} {value * 1000:.0f} ms > {baseline * 1000:.0f} + {rise * 1000:.0f} ms")
+        if math.isfinite(loss) and loss > c.max_loss:
+            found.append(f"probe loss {loss:.0%} > {c.max_loss:.0%}")
+        return found
+
+    # ---- the three situations -----------------------------------------------------------------
+    def _probing(self, t: float, troubles: list[str]) -> str:
+        target, elapsed = self._target(), t - self._probe_since
+        if troubles:
+            self._probe_since = None
+            self._wait = min(2.0 * self._wait, self.config.max_stable_s)
+            self._calm_since = self._trouble_since = t
+            return (f"probe for {target} failed after {elapsed:.1f} s ({'; '.join(troubles)}): "
+                    f"stay on {self._where()}, next probe after {self._wait:.1f} s calm")
+        if elapsed < self.config.probe_s:
+            return f"probing for {target}: +{self._probe_kbps():.0f} kbit/s, {elapsed:.1f} of {self.config.probe_s:g} s"
+        self._probe_since = None
+        self._wait = self.config.stable_s
+        if self.use_edge:
+            self.use_edge = False
+        else:
+            self.rung -= 1
+        self._changed(t)
+        return f"probe held {elapsed:.1f} s: up to {self._where()}"
+
+    def _troubled(self, t: float, troubles: list[str], delivered: float) -> str:
+        if self._trouble_since is None:
+            self._trouble_since = t
+        self._calm_since = None
+        lasted = t - self._trouble_since
+        what = f"{'; '.join(troubles)} for {lasted:.1f} s"
+        if self.use_edge:
+            return f"{what}: {self._where()}"
+        if lasted < self.config.trouble_s:
+            return f"{what}: on {self._where()}"
+        fits = [i for i in range(self.rung + 1, len(self.ladder))
+                if not math.isfinite(delivered) or self.ladder[i].kbps * (1 + self.config.headroom) <= delivered]
+        if fits:
+            self.rung = fits[0]
+        else:
+            self.rung, self.use_edge = len(self.ladder) - 1, True
+        self._wait = self.config.stable_s
+        self._changed(t)
+        return f"{what}: down to {self._where()}"
+
+    def _calm(self, t: float) -> str:
+        self._trouble_since = None
+        if self._calm_since is None:
+            self._calm_since = t
+        if self.rung == 0 and not self.use_edge:
+            return f"on the top rung {self._where()}"
+        calm = t - self._calm_since
+        if calm < self._wait:
+            return f"on {self._where()}, calm {calm:.1f} of {self._wait:.1f} s before probing for {self._target()}"
+        self._probe_since = t
+        return f"probing for {self._target()}: +{self._probe_kbps():.0f} kbit/s for {self.config.probe_s:g} s"
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def _changed(self, t: float) -> None:
+        """After a rung change trouble and calm count afresh."""
+        self._trouble_since = t if self._trouble_since is not None else None
+        self._calm_since = t
+
+    def _next(self) -> Rung:
+        return self.ladder[self.rung if self.use_edge else self.rung - 1]
+
+    def _target(self) -> str:
+        return f"{self._next().describe()}{' (leaving ENet)' if self.use_edge else ''}"
+
+    def _probe_kbps(self) -> float:
+        return self._next().kbps * (1.0 + self.config.headroom) - self.ladder[self.rung].kbps
+
+    def _where(self) -> str:
+        here = self.ladder[self.rung].describe()
+        return f"{here}, ENet: the lowest rung does not fit" if self.use_edge else here

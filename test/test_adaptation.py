@@ -1,0 +1,182 @@
+"""The edge's adaptation to the link: the rung ladder and the controller, on simulated links."""
+import math
+from pathlib import Path
+
+import pytest
+
+from seg_core.edge.adaptation import AdaptationConfig, AdaptationController, Rung, load_ladder, pareto
+
+LADDER = [
+    Rung("r0", 1.0, 1_500_000, 30.0, 1500.0, 0.42),
+    Rung("r1", 1.0, 800_000, 30.0, 800.0, 0.41),
+    Rung("r2", 0.5, 400_000, 30.0, 400.0, 0.39),
+    Rung("r3", 0.25, 160_000, 30.0, 160.0, 0.35),
+    Rung("r4", 0.25, 60_000, 15.0, 60.0, 0.28),
+]
+DT = 0.1
+BASE_RTT = 0.05
+
+
+def simulate(controller, schedule, t=0.0, probe=0.0):
+    """Drive ``controller`` over ``schedule`` [(seconds, cap kbit/s or inf), ...] on a link that
+    delivers min(sent, cap) and whose RTT and result latency grow with the excess sent. Returns
+    [(t, cap, decision)] and the time and probe padding to continue from."""
+    trace = []
+    for duration, cap in schedule:
+        end = t + duration
+        while t < end - 1e-9:
+            t = round(t + DT, 6)
+            sent = controller.ladder[controller.rung].kbps + probe
+            queue = max(0.0, sent - cap) / cap
+            d = controller.update(t, sent, min(sent, cap), BASE_RTT + 0.2 * queue, 0.0, 0.15 + 0.2 * queue)
+            probe = d.probe_kbps
+            trace.append((t, cap, d))
+    return trace, t, probe
+
+
+def changes(trace):
+    return [(t, d) for t, _, d in trace if d.changed]
+
+
+def fits(rung, cap, config=AdaptationConfig()):
+    return rung.kbps * (1 + config.headroom) <= cap
+
+
+def test_cap_schedule_down_fast_up_by_probing():
+    c = AdaptationController(LADDER)
+    trace, t, probe = simulate(c, [(5.0, math.inf)])
+    assert trace[-1][2].rung == 0 and not trace[-1][2].use_edge and not changes(trace)
+    for cap, rung, edge in ((600.0, 2, False), (200.0, 3, False), (40.0, 4, True)):
+        start = t
+        trace, t, probe = simulate(c, [(10.0, cap)], t, probe)
+        moved = changes(trace)
+        assert len(moved) == 1, [d.reason for _, d in moved]  # skips rungs at once, then stays
+        when, d = moved[0]
+        assert when - start <= 1.0
+        assert (d.rung, d.use_edge) == (rung, edge)
+        assert "down to" in d.reason and "kbit/s" in d.reason
+        assert edge or fits(LADDER[d.rung], cap)
+        assert edge == (not fits(LADDER[-1], cap))
+    start = t
+    trace, t, probe = simulate(c, [(10.0, math.inf)], t, probe)
+    top = next(when for when, _, d in trace if d.rung == 0 and not d.use_edge)
+    assert top - start <= 10.0
+    ups = changes(trace)
+    assert [(d.rung, d.use_edge) for _, d in ups] == [(4, False), (3, False), (2, False), (1, False), (0, False)]
+    assert all("probe held" in d.reason for _, d in ups)
+
+
+def test_shipped_ladder_adapts_in_time():
+    ladder = load_ladder(Path(__file__).parents[1] / "src/seg_bringup/config/ladder.yaml")
+    assert 4 <= len(ladder) <= 6
+    c = AdaptationController(ladder)
+    trace, t, probe = simulate(c, [(5.0, 0.5 * ladder[-1].kbps)])
+    assert c.use_edge and changes(trace)[0][0] <= 1.0
+    trace, _, _ = simulate(c, [(10.0, math.inf)], t, probe)
+    assert (trace[-1][2].rung, trace[-1][2].use_edge) == (0, False)
+
+
+@pytest.mark.parametrize("cap", [600.0, 200.0, 40.0])
+def test_steady_cap_no_rung_changes_in_60s(cap):
+    c = AdaptationController(LADDER)
+    simulate(c, [(3.0, cap)])  # settles on the rung that fits
+    settled = (c.rung, c.use_edge)
+    trace, _, _ = simulate(c, [(60.0, cap)], 3.0)
+    assert not changes(trace)
+    assert (c.rung, c.use_edge) == settled
+    probes = [d for _, _, d in trace if d.probe_kbps > 0]
+    failed = [d for _, _, d in trace if "failed" in d.reason]
+    if settled != (4, True):  # under the lowest rung the link is never calm enough to probe
+        assert probes and failed
+        assert len(probes) < 0.1 * len(trace)  # probes are short and back off
+
+
+def test_use_edge_cleared_once_the_lowest_rung_fits():
+    c = AdaptationController(LADDER)
+    trace, t, probe = simulate(c, [(5.0, 40.0)])
+    assert c.use_edge and c.rung == 4
+    trace, t, probe = simulate(c, [(20.0, 100.0)], t, probe)  # the lowest rung fits, r3 does not
+    moved = changes(trace)
+    assert [(d.rung, d.use_edge) for _, d in moved] == [(4, False)]
+    assert moved[0][0] - 5.0 <= 3.0
+
+
+def test_congestion_without_delivery_reports_steps_down_one_rung():
+    c = AdaptationController(LADDER)
+    for k in range(10):
+        c.update(0.1 * k, 1500.0, math.nan, BASE_RTT, 0.0, math.nan)
+    decisions = [c.update(1.0 + 0.1 * k, 1500.0, math.nan, BASE_RTT + 0.3, 0.0, math.nan) for k in range(8)]
+    moved = [d for d in decisions if d.changed]
+    assert len(moved) == 1 and moved[0].rung == 1
+    assert "RTT 350 ms > 50 + 100 ms" in moved[0].reason
+
+
+def test_probe_pads_to_the_next_rung_with_headroom():
+    c = AdaptationController(LADDER)
+    trace, t, probe = simulate(c, [(3.0, 600.0)])
+    trace, _, _ = simulate(c, [(3.0, math.inf)], t, probe)
+    first = next(d for _, _, d in trace if d.probe_kbps > 0)
+    assert first.probe_kbps == pytest.approx(800.0 * 1.15 - 400.0)
+    assert "probing for r1 (800 kbit/s)" in first.reason
+
+
+def test_pareto_keeps_the_front_best_first():
+    worse = Rung("worse", 1.0, 900_000, 30.0, 900.0, 0.40)
+    same_cost = Rung("same_cost", 0.5, 400_000, 15.0, 400.0, 0.30)
+    assert pareto([LADDER[3], worse, *LADDER[:3], same_cost, LADDER[4]]) == LADDER
+
+
+def write(tmp_path, text):
+    path = tmp_path / "ladder.yaml"
+    path.write_text(text)
+    return path
+
+
+RUNG = "{{name: {}, scale: 0.5, bitrate: 400000, fps: 30.0, kbps: {}, miou: {}}}"
+
+
+def test_load_ladder_sorts_best_first(tmp_path):
+    path = write(tmp_path, "rungs:\n" + "".join(f"  - {RUNG.format(n, k, m)}\n"
+                                                  for n, k, m in (("b", 100, 0.3), ("a", 500.5, 0.4))))
+    assert [(r.name, r.kbps, r.bitrate) for r in load_ladder(path)] == [("a", 500.5, 400000), ("b", 100.0, 400000)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("rungs: []\n", "at least one rung"),
+    ("{}\n", "at least one rung"),
+    (f"rungs: [{RUNG.format('a', 500, 0.3)}, {RUNG.format('b', 100, 0.35)}]\n",
+     "not Pareto-optimal: a (500 kbit/s, mIoU 0.3) is no better than b (100 kbit/s, mIoU 0.35)"),
+    (f"rungs: [{RUNG.format('a', 500, 0.3)}, {RUNG.format('a', 100, 0.2)}]\n", "unique, repeated: a"),
+    (f"rungs: [{RUNG.format('a', 0, 0.3)}]\n", "rung a: kbps must be > 0"),
+    (f"rungs: [{RUNG.format('a', 100, 1.5)}]\n", "rung a: miou must be within [0, 1]"),
+    ("rungs: [{name: a, scale: 2, bitrate: 400000, fps: 30, kbps: 100, miou: 0.3}]\n", "rung a: scale"),
+    ("rungs: [{name: a, scale: 1, bitrate: 4.5e5, fps: 30, kbps: 100, miou: 0.3}]\n", "bitrate must be a positive"),
+    ("rungs: [{name: a, scale: 1, bitrate: 400000, fps: 0, kbps: 100, miou: 0.3}]\n", "rung a: fps must be > 0"),
+    ("rungs: [{name: a, scale: 1, bitrate: 400000, fps: 30, kbps: 100}]\n", "rung 0 must have exactly the keys"),
+])
+def test_load_ladder_errors(tmp_path, text, message):
+    with pytest.raises(ValueError, match="^.*" + message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        load_ladder(write(tmp_path, text))
+
+
+def test_controller_wants_a_pareto_ladder_best_first():
+    with pytest.raises(ValueError, match="Pareto-optimal and best first"):
+        AdaptationController(LADDER[::-1])
+    with pytest.raises(ValueError, match="at least one rung"):
+        AdaptationController([])
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("trouble_s", 1.0, "within 1 s"),
+    ("probe_s", 0.0, "probe_s must be > 0"),
+    ("tolerance", 1.0, "tolerance must be within"),
+    ("headroom", -0.1, "headroom must be >= 0"),
+    ("max_loss", 0.0, "max_loss must be within"),
+    ("max_stable_s", 0.5, "max_stable_s 0.5 must be >= stable_s 0.8"),
+])
+def test_config_validation(field, value, message):
+    config = AdaptationConfig(**{field: value})
+    with pytest.raises(ValueError, match=message):
+        config.validate()
+    with pytest.raises(ValueError, match=message):
+        AdaptationController(LADDER, config)

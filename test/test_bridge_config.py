@@ -153,9 +153,10 @@ def test_token_bucket_passes_everything_under_the_rate():
 
 def test_zenoh_overrides():
     assert zenoh_overrides("", [], [], False, has_config_file=False) == [
-        ("mode", '"peer"'), ("scouting/multicast/enabled", "false")]
+        ("mode", '"peer"'), ("scouting/multicast/enabled", "false"), ("transport/shared_memory/enabled", "false")]
     # With a file, an empty mode keeps the file's.
-    assert zenoh_overrides("", [], [], True, has_config_file=True) == [("scouting/multicast/enabled", "true")]
+    assert zenoh_overrides("", [], [], True, has_config_file=True) == [
+        ("scouting/multicast/enabled", "true"), ("transport/shared_memory/enabled", "false")]
     out = dict(zenoh_overrides("client", ["tcp/10.0.0.2:7447"], ["tls/0.0.0.0:7447"], False, True))
     assert out["mode"] == '"client"'
     assert json.loads(out["connect/endpoints"]) == ["tcp/10.0.0.2:7447"]

@@ -214,6 +214,9 @@ def zenoh_overrides(mode: str, connect: list[str], listen: list[str], scouting_m
 
     Empty mode/connect/listen keep what the config file says (or Zenoh's defaults, peer mode).
     Multicast scouting is always set: off unless asked for, so bridges only meet the endpoints named.
+    Shared memory is always off: Zenoh would otherwise hand payloads over 3 kB to a peer on the same
+    machine through /dev/shm, around the network link the bridge is there to cross (and around any
+    shaping or fault of it, as in a test or the demo on one machine).
     """
     if mode and mode not in MODES:
         raise ValueError(f"mode '{mode}' is not one of {', '.join(MODES)}")
@@ -225,6 +228,7 @@ def zenoh_overrides(mode: str, connect: list[str], listen: list[str], scouting_m
     if listen:
         out.append(("listen/endpoints", json.dumps(check_endpoints("listen", listen))))
     out.append(("scouting/multicast/enabled", json.dumps(bool(scouting_multicast))))
+    out.append(("transport/shared_memory/enabled", "false"))
     return out
 
 

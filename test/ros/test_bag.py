@@ -306,11 +306,12 @@ def test_robot_camera_bags_feed_the_cloud_and_the_encoder(tmp_path, replay):
         labels.items.clear()
         proc = play(bag, camera_topic=topic, rate="0.5")
         assert proc.returncode == 0, proc.stderr
-        # a busy segmentation keeps only the newest frame: at least every other one is labelled
-        assert wait_for(lambda: len(messages(labels)) >= len(frames) // 2, 60), (topic, proc.stderr)
+        # a busy segmentation keeps only the newest frame, so how many it labels depends on the CPU;
+        # the last one it always labels
+        assert wait_for(lambda: max(frames) in {stamp_ns(m) for m in messages(labels)}, 60), (topic, proc.stderr)
         assert wait_for(quiet(replay["seen"], 1.0), 30)
         got = {stamp_ns(m): image_to_mono(m) for m in messages(labels)}
-        assert len(got) >= len(frames) // 2 and set(got) <= set(frames), (topic, sorted(got), proc.stderr)
+        assert set(got) <= set(frames), (topic, sorted(got), proc.stderr)
         # the same pixels (PNG is lossless) through the same model: the same labels
         assert all(np.array_equal(got[s], expected[s]) for s in got), topic
     labels.items.clear()

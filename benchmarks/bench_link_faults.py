@@ -25,9 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "ros"))
 
 from netns import HostPair  # noqa: E402
-from test_link_faults import (  # noqa: E402
-    kill_cloud, restart_cloud, start_system, stop_system, takeover_and_handback,
-)
+from test_link_faults import kill_cloud, restart_cloud, takeover_and_handback  # noqa: E402
+from two_hosts import start_system, stop_system  # noqa: E402
 
 
 def summary(values: list[float]) -> dict:

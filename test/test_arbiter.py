@@ -13,7 +13,8 @@ FPS = 30.0
 class Sim:
     """Camera frames at 30 fps; the edge answers after `edge_lat`, the cloud after `cloud_lat`.
 
-    `cloud_ok(i, t)` / `edge_ok(i, t)` say whether frame i gets a result; poll runs every 5 ms.
+    `cloud_ok(i, t)` / `edge_ok(i, t)` say whether frame i gets a result; `sent(i)` whether the edge
+    sends frame i to the cloud (one that is not gets no cloud result); poll runs every 5 ms.
     `cloud_lat` may be a function of the frame index.
     """
 
@@ -23,6 +24,7 @@ class Sim:
         self.cloud_lat, self.edge_lat = cloud_lat, edge_lat
         self.cloud_ok = lambda i, t: True
         self.edge_ok = lambda i, t: True
+        self.sent = lambda i: True
         self.decisions = []   # (publish time, Decision)
         self.t = 0.0
         self.frame = 0
@@ -40,7 +42,9 @@ class Sim:
             self.events.append((s + 0.003, "frame", self.frame))
             if self.edge_ok(self.frame, s):
                 self.events.append((s + self.edge_lat, EDGE, self.frame))
-            if self.cloud_ok(self.frame, s):
+            if not self.sent(self.frame):
+                self.events.append((s + 0.002, "unsent", self.frame))
+            elif self.cloud_ok(self.frame, s):
                 lat = self.cloud_lat(self.frame) if callable(self.cloud_lat) else self.cloud_lat
                 self.events.append((s + lat, CLOUD, self.frame))
             self.frame += 1
@@ -61,6 +65,8 @@ class Sim:
                 when, kind, i = self.events.pop(0)
                 if kind == "frame":
                     self.arb.add_frame(self.stamp(i), f"img{i}", when)
+                elif kind == "unsent":
+                    self.arb.frame_not_sent(self.stamp(i), when)
                 else:
                     self.arb.add_result(kind, self.stamp(i), f"{kind}{i}", when)
                 self._collect(when)
@@ -374,3 +380,49 @@ def test_polling_at_next_due_only_decides_like_polling_every_5_ms():
     # the same decisions, each no later than the 5 ms ticks would have made it
     assert all(g[3] <= r[3] + 1e-9 for g, r in zip(got, ref))
     assert lazy.polls < ticked.polls / 2
+
+
+def test_a_frame_not_sent_gets_the_newest_cloud_labels_marked_reused_and_is_no_miss():
+    sim = Sim(FrameArbiter(cloud_config(deadline_s=0.25)))
+    sim.sent = lambda i: i % 3 == 0          # a frame selector sending one frame in three
+    sim.run(5.0)
+    assert sim.arb.stats["cloud_misses"] == 0 and sim.arb.stats["switches"] == 0
+    assert sim.arb.stats["cloud_unsent"] >= 95
+    for t, d in sim.decisions:
+        i = round(d.stamp * FPS)
+        assert d.source == CLOUD and d.reused == (i % 3 != 0)
+        assert d.labels == f"cloud{i - i % 3}" and d.frame == f"img{i}"
+        # Served once the frame before it is: never later than the cloud's latency.
+        assert t - d.stamp <= 0.12 + 0.006
+
+
+def test_a_frame_not_sent_while_the_edge_is_active_gets_the_edge_labels():
+    sim = Sim(FrameArbiter(ArbiterConfig(initial_source=EDGE)))
+    sim.sent = lambda i: i % 2 == 0
+    sim.cloud_ok = lambda i, t: False
+    sim.run(2.0)
+    assert {d.source for _, d in sim.decisions} == {EDGE}
+    assert not any(d.reused for _, d in sim.decisions)
+    assert sim.arb.stats["dropped_unserved"] == 0
+
+
+def test_a_frame_not_sent_long_after_the_last_cloud_labels_is_not_given_them():
+    sim = Sim(FrameArbiter(cloud_config(deadline_s=0.25, failover_s=1.0)))
+    sim.sent = lambda i: i < 3               # three frames sent, then nothing for 2 s
+    sim.run(2.0)
+    late = [d for _, d in sim.decisions if d.stamp > 3 / FPS + 1.0 + 1e-6]
+    assert late and {d.source for d in late} == {EDGE}
+    assert all(d.reused for _, d in sim.decisions if d.source == CLOUD and d.stamp >= 3 / FPS)
+
+
+def test_the_link_adaptation_holds_the_edge_active_until_it_lets_go():
+    sim = Sim(FrameArbiter(cloud_config()))
+    sim.run(1.0)
+    sim.arb.hold_edge("the lowest rung (60 kbit/s) does not fit 40 kbit/s delivered", sim.t)
+    switch = sim.arb.take_switches()[-1]
+    assert switch.new == EDGE and "lowest rung" in switch.reason
+    sim.run(3.0)                             # on-time cloud results: no handback while held
+    assert sim.arb.active == EDGE
+    sim.arb.hold_edge("", sim.t)
+    sim.run(1.0)
+    assert sim.arb.active == CLOUD

@@ -67,7 +67,7 @@ def test_a_cap_paces_the_link(echo):
         t0 = time.monotonic()
         assert roundtrip(sock, b"y" * 50_000) == b"y" * 50_000
         assert time.monotonic() - t0 >= 0.9
-    assert link.state == "400 kbit/s"
+    assert link.state == "400 kbit/s up, 400 kbit/s down"
     with pytest.raises(ValueError, match="must be > 0"):
         link.cap(0)
     link.close()

@@ -8,6 +8,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="ROS 2 not available: source scripts/env.sh")
 
+from netns import HostPair, NetnsUnavailable  # noqa: E402
 from support import DomainLease  # noqa: E402
 
 
@@ -42,3 +43,15 @@ def ros_node(ros_domain):
     executor.shutdown()
     node.destroy_node()
     rclpy.shutdown(context=context)
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    """An edge and a cloud network namespace joined by a veth (netns.HostPair); skips without root."""
+    pair = HostPair()
+    try:
+        pair.create()
+    except NetnsUnavailable as exc:
+        pytest.skip(str(exc))
+    yield pair
+    pair.delete()

@@ -8,7 +8,7 @@ import pytest
 from support import DomainLease
 
 from seg_bringup.demo import (  # noqa: E402
-    DEMO_DEFAULTS, Phase, default_scenario, load_scenario, run_scenario, story,
+    DEMO_DEFAULTS, Phase, load_scenario, run_scenario, shipped_scenario, story,
 )
 from seg_bringup.runner import parse_overrides  # noqa: E402
 
@@ -69,4 +69,4 @@ def test_scenario_files_are_checked(tmp_path):
             load_scenario(bad)
     with pytest.raises(ValueError, match="cannot read scenario"):
         load_scenario(tmp_path / "missing.yaml")
-    assert "cut" in [phase.link for phase in load_scenario(default_scenario())]
+    assert "cut" in [phase.link for phase in load_scenario(shipped_scenario())]

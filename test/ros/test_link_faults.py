@@ -6,106 +6,16 @@ the veth link. Needs root and iproute2; skips with the reason otherwise.
 """
 from __future__ import annotations
 
-import io
 import json
-import os
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from support import DomainLease, wait_for
-from netns import HostPair, NetnsUnavailable
+from support import wait_for
+from two_hosts import TEST_OVERRIDES, active_source, link_state, start_system, stop_system
 
-from seg_bringup.runner import Graph, Host, ORPHAN_GUARD  # noqa: E402
-
-RATE = 30.0
-OVERRIDES = {
-    "camera": {"width": 320, "height": 240, "rate": RATE},
-    "h264_encoder": {"bitrate": 600000},
-    # Both models at the camera's 320x240 (not upscaled to their 512x256 training size): edge and
-    # cloud share this host's cores, where each would have its own.
-    "segmentation": {"threads": 1, "input_width": 320, "input_height": 240,
-                     "publish_overlay": False, "publish_color_mask": False},
-    "edge_segmentation": {"threads": 1, "input_width": 320, "input_height": 240},
-    "edge_bridge": {"connect": f"['tcp/{HostPair.CLOUD_IP}:7447']"},
-    "cloud_bridge": {"listen": f"['tcp/{HostPair.CLOUD_IP}:7447']"},
-}
-# The tests are about takeover and handback, not the cloud's speed: on a busy shared host its
-# results come later than the product's 0.25 s deadline (bench_link_faults.py keeps that one).
-TEST_OVERRIDES = {**OVERRIDES, "segmentation_arbiter": {"deadline_s": 0.6}}
-
-
-class Arrivals:
-    """Reads arrivals.py's JSON lines from inside the edge host."""
-
-    def __init__(self, prefix: list[str], env: dict[str, str]):
-        script = Path(__file__).with_name("arrivals.py")
-        self.proc = subprocess.Popen(ORPHAN_GUARD + prefix + [sys.executable, str(script)], env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.events: list[dict] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                pass
-
-    def of(self, topic: str, since: float = 0.0) -> list[dict]:
-        return [e for e in list(self.events) if e["topic"] == topic and e["t"] >= since]
-
-    def latest(self, topic: str) -> dict | None:
-        events = self.of(topic)
-        return events[-1] if events else None
-
-    def longest_gap(self, topic: str, since: float, until: float) -> float:
-        times = [since] + [e["t"] for e in self.of(topic, since) if e["t"] <= until] + [until]
-        return max(b - a for a, b in zip(times, times[1:]))
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def hosts():
-    pair = HostPair()
-    try:
-        pair.create()
-    except NetnsUnavailable as exc:
-        pytest.skip(str(exc))
-    yield pair
-    pair.delete()
-
-
-def start_system(hosts: HostPair, overrides: dict = OVERRIDES, timeout: float = 150.0) -> dict:
-    """The edge groups in the edge host, the cloud groups in the cloud host, Zenoh between them;
-    returns once the arbiter publishes cloud results. Each host's DDS has a domain of its own."""
-    leases = [DomainLease(), DomainLease()]
-    edge, cloud = Host(hosts.prefix("edge"), leases[0].env()), Host(hosts.prefix("cloud"), leases[1].env())
-    log = io.StringIO()
-    graph = Graph(["edge", "edge_bridge", "cloud", "cloud_bridge"], overrides, output=log,
-                  hosts={"edge": edge, "edge_bridge": edge, "cloud": cloud, "cloud_bridge": cloud})
-    graph.start()
-    arrivals = Arrivals(edge.prefix, {**os.environ, **edge.env})
-    system = {"graph": graph, "arrivals": arrivals, "log": log, "hosts": hosts, "leases": leases}
-    if not wait_for(lambda: _source(arrivals) == "cloud", timeout):
-        stop_system(system)
-        raise AssertionError(f"the cloud never became the source\n{log.getvalue()[-6000:]}")
-    return system
-
-
-def stop_system(system: dict) -> dict[str, int]:
-    system["arrivals"].stop()
-    codes = system["graph"].stop()
-    for lease in system["leases"]:
-        lease.release()
-    return codes
+from seg_bringup.runner import Graph  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -116,28 +26,19 @@ def system(hosts):
     assert all(code in (0, -2) for code in codes.values()), f"exit codes {codes}\n{system['log'].getvalue()[-4000:]}"
 
 
-def _source(arrivals) -> str | None:
-    """The arbiter's active source (a frame's own source may be a stand-in)."""
-    return (arrivals.latest("status") or {}).get("active")
-
-
-def _link(arrivals) -> str | None:
-    return (arrivals.latest("link") or {}).get("state")
-
-
 def takeover_and_handback(system, fault, repair, fault_state: str, hold_s: float = 3.5) -> dict:
     """Fault, hold it `hold_s` (at least until the edge took over and the link state is `fault_state`),
     repair; the longest labels gap from fault to repair and the time from repair to the cloud active."""
     a = system["arrivals"]
     t_fault = time.time()
     fault()
-    assert wait_for(lambda: _source(a) == "edge", 10), f"no takeover\n{system['log'].getvalue()[-4000:]}"
-    assert wait_for(lambda: _link(a) == fault_state, 10), f"link state {_link(a)}, expected {fault_state}"
+    assert wait_for(lambda: active_source(a) == "edge", 10), f"no takeover\n{system['log'].getvalue()[-4000:]}"
+    assert wait_for(lambda: link_state(a) == fault_state, 10), f"link state {link_state(a)}, expected {fault_state}"
     time.sleep(max(0.0, t_fault + hold_s - time.time()))
     gap = a.longest_gap("labels", t_fault, time.time())
     t_repair = time.time()
     repair()
-    assert wait_for(lambda: _source(a) == "cloud", 30), f"no handback\n{system['log'].getvalue()[-4000:]}"
+    assert wait_for(lambda: active_source(a) == "cloud", 30), f"no handback\n{system['log'].getvalue()[-4000:]}"
     handback = time.time() - t_repair
     assert not system["graph"].exited(), system["graph"].exited()
     first = next(e["t"] for e in a.of("status", t_repair) if e["source"] == "cloud")
@@ -174,18 +75,18 @@ def test_cloud_killed_and_restarted(system):
 
 def test_bandwidth_cap_below_video_bitrate_degrades(system):
     h, a = system["hosts"], system["arrivals"]
-    assert wait_for(lambda: _link(a) == "GOOD", 30), f"link is {_link(a)} before the cap"
+    assert wait_for(lambda: link_state(a) == "GOOD", 30), f"link is {link_state(a)} before the cap"
     t0 = time.time()
     h.cap(150)
     try:
-        assert wait_for(lambda: _link(a) in ("DEGRADED", "DOWN"), 20), f"link stayed {_link(a)}"
+        assert wait_for(lambda: link_state(a) in ("DEGRADED", "DOWN"), 20), f"link stayed {link_state(a)}"
         states = {e["state"] for e in a.of("link", t0)}
         time.sleep(2.0)
         assert a.longest_gap("labels", t0, time.time()) < 1.0
     finally:
         h.uncap()
-    assert wait_for(lambda: _link(a) == "GOOD", 30)
-    assert wait_for(lambda: _source(a) == "cloud", 30)
+    assert wait_for(lambda: link_state(a) == "GOOD", 30)
+    assert wait_for(lambda: active_source(a) == "cloud", 30)
     print("bandwidth cap: states seen", sorted(states))
 
 
@@ -216,7 +117,7 @@ def test_soak_100_cut_restore_cycles(system):
         time.sleep(2.0)
         gaps.append(a.longest_gap("labels", t0, time.time()))
         assert not g.exited(), f"cycle {cycle}: {g.exited()}"
-    assert wait_for(lambda: _source(a) == "cloud", 30), "the cloud never came back after the soak"
+    assert wait_for(lambda: active_source(a) == "cloud", 30), "the cloud never came back after the soak"
     rss_end = _rss_mb(g)
     growth = {n: round(rss_end[n] - rss_start[n], 1) for n in rss_end if n in rss_start}
     ordered = sorted(gaps)

@@ -125,3 +125,33 @@ def test_corrupt_packet_mid_stream_recovers_after_one_keyframe_request(ros_node,
         assert not pipeline["graph"].exited()
     finally:
         ros_node.destroy_publisher(pub)
+
+
+def test_the_encoder_takes_new_settings_while_running_starting_with_a_keyframe(ros_node, pipeline):
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+    rec, log = pipeline["rec"], pipeline["log"]
+    client = AsyncParameterClient(ros_node, "h264_encoder")
+    assert client.wait_for_services(10), "the encoder's parameter service never appeared"
+
+    def set_parameters(**values) -> list:
+        future = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
+        assert wait_for(future.done, 10), "no answer from the encoder's parameter service"
+        return future.result().results
+
+    (fixed,) = set_parameters(gop=10)
+    assert not fixed.successful and "gop can only be set at start-up" in fixed.reason
+    (bad,) = set_parameters(scale=2.0)
+    assert not bad.successful and "scale 2.0 must be within (0, 1]" in bad.reason
+    mark, t0 = len(log.getvalue()), time.monotonic()
+    try:
+        assert all(r.successful for r in set_parameters(scale=0.5, bitrate=200000))
+        assert wait_for(lambda: any(m.width == W // 2 for _, m in rec["decoded"].since(t0)), 15), \
+            f"no half-size frame decoded\n{log.getvalue()[mark:]}"
+    finally:
+        assert all(r.successful for r in set_parameters(scale=1.0, bitrate=0))
+    t1 = time.monotonic()
+    assert wait_for(lambda: any(m.width == W for _, m in rec["decoded"].since(t1)), 15)
+    assert wait_for(lambda: rec["labels"].since(t1), 15), "labels stopped after the changes"
+    after = log.getvalue()[mark:]
+    assert "a packet was lost" not in after and "waiting for a keyframe" not in after, after

@@ -4,7 +4,8 @@ The edge (camera on a generated drive, H.264 encoder, ENet, arbiter, link monito
 and the cloud (Zenoh bridge, decoder, segmentation, probe responder) run as two hosts would: each
 side in a DDS domain of its own and on CPU cores of its own, the WAN between their Zenoh bridges a
 user-space link (seg_bringup.link_shaper) that a scenario cuts, caps and restores
-(config/demo_scenario.yaml: phases of so many seconds, the link up, cut or capped in kbit/s).
+(config/demo_scenario.yaml: phases of so many seconds, the link up, cut or its uplink capped in
+kbit/s). With --adapt the edge's link adaptation runs too and follows the caps.
 
 Leaves in --out: timeline.png (per frame: source, latency, kbit/s sent, live mIoU, the phases
 marked), strip.png (frames of each phase: overlay | labels | ground truth, captioned),
@@ -66,7 +67,7 @@ def segmentation_model(overrides: dict[str, dict[str, str]], node: str = "segmen
 class Phase:
     name: str
     seconds: float
-    link: str | float    # "up", "cut", or a cap in kbit/s
+    link: str | float    # "up", "cut", or a cap on the uplink (edge -> cloud) in kbit/s
 
 
 def load_scenario(path: Path) -> list[Phase]:
@@ -96,7 +97,7 @@ def apply(link: LinkShaper, phase: Phase) -> None:
         link.cut()
         return
     link.restore()
-    link.cap(None if phase.link == "up" else float(phase.link))
+    link.cap(None if phase.link == "up" else float(phase.link), ("up",))
 
 
 # ---------------------------------------------------------------------------------------- figures
@@ -126,6 +127,32 @@ def scenario_figures(frames: list[Frame], marks: list[tuple[Phase, int, int]]) -
             row["handback_s"] = round((back[0] - start) / 1e9, 2) if back else None
         out.append(row)
     return out
+
+
+def per_second(frames: list[Frame], sent: list[tuple[int, int]], adaptation: list, marks) -> list[dict]:
+    """Second by second from the first phase's start: the link, kbit/s of H.264 sent (by camera
+    stamp), frames by source (cloud's own, cloud reused, edge), their mIoU, and the link
+    adaptation's rung at the end of the second (with adaptation)."""
+    from seg_core.training.metrics import ConfusionMatrix
+    t0, end = marks[0][1], marks[-1][2]
+    rows = []
+    for k in range(int((end - t0) // 1_000_000_000)):
+        a, b = t0 + k * 1_000_000_000, t0 + (k + 1) * 1_000_000_000
+        inside = [f for f in frames if a <= f.arrival < b]
+        cm = ConfusionMatrix()
+        confusions = [f.confusion for f in inside if f.confusion is not None]
+        if confusions:
+            cm.matrix = np.sum(confusions, axis=0)
+        states = [s for t, s in adaptation if t < b]
+        row = {"t": k, "link": next((p.link for p, s, e in marks if s <= a < e), None),
+               "sent_kbps": round(sum(8 * n / 1000 for s, n in sent if a <= s < b), 1),
+               "cloud": sum(f.source == "cloud" and not f.reused for f in inside),
+               "reused": sum(f.reused for f in inside), "edge": sum(f.source == "edge" for f in inside),
+               "miou": round(float(cm.miou()), 4) if confusions else None}
+        if states:
+            row.update(rung=states[-1].rung, use_edge=states[-1].use_edge)
+        rows.append(row)
+    return rows
 
 
 def rolling_miou(frames: list[Frame], window_ns: int = 1_000_000_000) -> list[float | None]:
@@ -355,8 +382,9 @@ def run_demo(duration: float, out: Path, overrides: dict[str, dict[str, str]], s
 
 
 def split_hosts(domains: tuple[int, int], split_cores: bool) -> dict[str, Host]:
-    """The edge and cloud groups (with their bridges) as two hosts: a DDS domain each and, with
-    split_cores and at least two CPUs, the last CPU for the cloud and the others for the edge."""
+    """The edge and cloud groups (with their bridges, and the edge's adaptation) as two hosts: a DDS
+    domain each and, with split_cores and at least two CPUs, the last CPU for the cloud and the
+    others for the edge."""
     cpus = sorted(os.sched_getaffinity(0))
     pin = split_cores and len(cpus) >= 2
     edge_cpu, cloud_cpu = ",".join(map(str, cpus[:-1])), str(cpus[-1])
@@ -364,6 +392,7 @@ def split_hosts(domains: tuple[int, int], split_cores: bool) -> dict[str, Host]:
     for side, domain, cpu in (("edge", domains[0], edge_cpu), ("cloud", domains[1], cloud_cpu)):
         host = Host(["taskset", "-c", cpu] if pin else [], {"ROS_DOMAIN_ID": str(domain)})
         hosts[side] = hosts[f"{side}_bridge"] = host
+    hosts["adaptation"] = hosts["edge"]
     return hosts
 
 
@@ -397,9 +426,9 @@ def play(phases: list[Phase], link: LinkShaper, log=print) -> list[tuple[Phase, 
 
 def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, str]],
                  domains: tuple[int, int], split_cores: bool = True, startup_timeout: float = 180.0,
-                 log=print, profile: str = DEFAULT_PROFILE) -> dict:
-    """Start both sides (with parameter `profile`), wait until the cloud serves, play the phases,
-    write the pictures."""
+                 log=print, profile: str = DEFAULT_PROFILE, adapt: bool = False) -> dict:
+    """Start both sides (with parameter `profile`, and the link adaptation with `adapt`), wait until
+    the cloud serves, play the phases, write the pictures."""
     out.mkdir(parents=True, exist_ok=True)
     model = segmentation_model(overrides, profile=profile)
     if model["untrained"]:
@@ -413,9 +442,9 @@ def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, 
     observer = watching.observer
     log_file = out / "nodes.log"
     try:
-        with open(log_file, "w") as node_log, Graph(["edge", "edge_bridge", "cloud", "cloud_bridge"], overrides,
-                                                    output=node_log, hosts=split_hosts(domains, split_cores),
-                                                    profile=profile) as graph:
+        groups = ["edge", "edge_bridge", "cloud", "cloud_bridge"] + (["adaptation"] if adapt else [])
+        with open(log_file, "w") as node_log, Graph(groups, overrides, output=node_log,
+                                                    hosts=split_hosts(domains, split_cores), profile=profile) as graph:
             graph.start()
             log(f"demo: edge and cloud started (DDS domains {domains[0]} and {domains[1]}"
                 f"{', CPU cores split' if split_cores else ''}); waiting until the cloud serves ({log_file})")
@@ -433,10 +462,12 @@ def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, 
 
     with observer.lock:
         sent = [(s, t["h264_encoder"].output_bytes) for s, t in observer.timings.items() if "h264_encoder" in t]
+        adaptation = list(observer.adaptation)
     write_timeline(frames, sent, marks, marks[0][1], out / "timeline.png")
     summary["model"] = model
     summary["profile"] = profile
     summary["scenario"] = scenario_figures(frames, marks)
+    summary["per_second"] = per_second(frames, sent, adaptation, marks)
     summary["files"] = {
         "timeline_png": str(out / "timeline.png"),
         "strip_png": (str(out / "strip.png") if write_strip(frames, out / "strip.png", phase_picks(frames, marks),
@@ -480,8 +511,17 @@ DEMO_DEFAULTS = ["segmentation.threads=1", "segmentation.input_width=384", "segm
                  "camera.rate=8", "segmentation_arbiter.overlay_alpha=0.6"]
 
 
-def default_scenario() -> Path:
-    return Path(get_package_share_directory("seg_bringup")) / "config" / "demo_scenario.yaml"
+def shipped_scenario(name: str = "demo_scenario") -> Path:
+    return Path(get_package_share_directory("seg_bringup")) / "config" / f"{name}.yaml"
+
+
+def scenario_and_overrides(parser: argparse.ArgumentParser, scenario: Path, settings: list[str]):
+    """The phases of `scenario` and the node overrides of `settings` (NODE.PARAM=VALUE); a bad one
+    ends the program through `parser` with one line."""
+    try:
+        return load_scenario(scenario), parse_overrides(settings)
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -496,11 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=DEFAULT_PROFILE,
                         help="parameter profile, e.g. cloudseg (low-resolution stream, super-resolution in the cloud)")
     args = parser.parse_args(argv)
-    try:
-        phases = load_scenario(args.scenario or default_scenario())
-        overrides = parse_overrides(DEMO_DEFAULTS + args.set)
-    except ValueError as exc:
-        parser.error(str(exc))
+    phases, overrides = scenario_and_overrides(parser, args.scenario or shipped_scenario(), DEMO_DEFAULTS + args.set)
     base = int(os.environ.get("ROS_DOMAIN_ID", "0"))
     domains = tuple(args.domains) if args.domains else (base, base + 1)
     try:

@@ -1,7 +1,8 @@
 """The node graph: groups of nodes, each with its parameter file config/<group>.yaml, and profiles.
 
 One definition read by the launch files and by the runner. The edge and cloud groups talk over
-DDS (one host or a LAN); the *_bridge groups carry the WAN topics over Zenoh instead. `record`
+DDS (one host or a LAN); the *_bridge groups carry the WAN topics over Zenoh instead; `adaptation`
+(with the edge) moves the encoder along the profile ladder as the link's bandwidth changes. `record`
 records a topic preset into a bag; `replay` plays a bag into the encoder, decoder, segmentation
 and arbiter, which read their own side's parameter file first (`params_from`), so a replay runs
 the models as they ran live.
@@ -70,6 +71,7 @@ GRAPHS: dict[str, tuple[NodeSpec, ...]] = {
         SEGMENTATION,
         NodeSpec("seg_cloud", "link_probe_responder", "link_probe_responder"),
     ),
+    "adaptation": (NodeSpec("seg_edge", "link_adaptation", "link_adaptation"),),
     "edge_bridge": (NodeSpec("seg_bridge", "zenoh_bridge", "edge_bridge"),),
     "cloud_bridge": (NodeSpec("seg_bridge", "zenoh_bridge", "cloud_bridge"),),
     "record": (NodeSpec("seg_bag", "bag_recorder", "bag_recorder"),),

@@ -40,11 +40,17 @@ def _record(context, side: str) -> list:
 
 def side_launch_description(side: str) -> LaunchDescription:
     """The `side` group's nodes, plus its Zenoh bridge unless bridge:=false (plain DDS between hosts),
-    plus `ros2 bag record` with record:=true; profile:=NAME lays config/profiles/NAME/<group>.yaml
-    over the parameter files."""
+    plus (edge) the link adaptation with adapt:=true, plus `ros2 bag record` with record:=true;
+    profile:=NAME lays config/profiles/NAME/<group>.yaml over the parameter files."""
     groups = [(side, LaunchConfiguration("params_file"), None),
               (f"{side}_bridge", LaunchConfiguration("bridge_params_file"),
                IfCondition(LaunchConfiguration("bridge")))]
+    adapt = []
+    if side == "edge":
+        groups.append(("adaptation", _config("adaptation"), IfCondition(LaunchConfiguration("adapt"))))
+        adapt = [DeclareLaunchArgument("adapt", default_value="false",
+                                       description="move the encoder along the profile ladder (scale, bitrate, "
+                                                   "fps) as the link's bandwidth changes, with frame selection")]
     config_dir = Path(get_package_share_directory("seg_bringup")) / "config"
 
     def nodes(context) -> list:
@@ -66,6 +72,7 @@ def side_launch_description(side: str) -> LaunchDescription:
                               description="carry the WAN topics over Zenoh; false: plain DDS between hosts"),
         DeclareLaunchArgument("bridge_params_file", default_value=_config(f"{side}_bridge"),
                               description=f"parameter file for the {side} Zenoh bridge"),
+        *adapt,
         _log_level_argument(),
         DeclareLaunchArgument("record", default_value="false",
                               description="record a topic preset with `ros2 bag record` (MCAP storage)"),

@@ -3,8 +3,9 @@
 The edge bridge connects to the relay, the relay to the cloud bridge. While the link is cut, no
 byte crosses in either direction and new connections wait, as when a radio link drops: TCP
 backs off, Zenoh's lease runs, and what was queued arrives late once the link is restored. A
-cap passes at most `kbit` kbit/s each way (a token bucket with a 16 kbit burst, as `tc tbf`
-would). Needs no root; with root, network namespaces and tc do the same (test/ros/netns.py).
+cap passes at most `kbit` kbit/s each way, or only up (edge -> cloud, like `tc tbf` on the edge's
+interface), through a token bucket with a 16 kbit burst. Needs no root; with root, network
+namespaces and tc do the same (test/ros/netns.py).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class LinkShaper:
         self.sent = {"up": 0, "down": 0}   # bytes relayed edge -> cloud, cloud -> edge
         self._up = threading.Event()
         self._up.set()
-        self._kbit: float | None = None
+        self._kbit: dict[str, float] = {}   # direction -> cap
         self._buckets = {d: [float(BURST_BITS), time.monotonic()] for d in self.sent}  # bits, refilled at
         self._loop = asyncio.new_event_loop()
         self._server = self._loop.run_until_complete(
@@ -40,17 +41,21 @@ class LinkShaper:
     def restore(self) -> None:
         self._up.set()
 
-    def cap(self, kbit: float | None) -> None:
-        """Limit each direction to `kbit` kbit/s; None lifts the cap."""
+    def cap(self, kbit: float | None, directions: tuple[str, ...] = ("up", "down")) -> None:
+        """Limit `directions` ("up": edge -> cloud, "down") to `kbit` kbit/s; None lifts the cap."""
         if kbit is not None and kbit <= 0:
             raise ValueError(f"a cap must be > 0 kbit/s, got {kbit}")
-        self._kbit = kbit
+        if set(directions) - set(self.sent) or not directions:
+            raise ValueError(f"directions must be some of {', '.join(self.sent)}, got {directions}")
+        self._kbit = {d: kbit for d in directions} if kbit is not None else {}
 
     @property
     def state(self) -> str:
         if not self._up.is_set():
             return "cut"
-        return "up" if self._kbit is None else f"{self._kbit:g} kbit/s"
+        if not self._kbit:
+            return "up"
+        return ", ".join(f"{kbit:g} kbit/s {d}" for d, kbit in self._kbit.items())
 
     def close(self) -> None:
         """Stop relaying and close every connection."""
@@ -76,8 +81,8 @@ class LinkShaper:
         """While capped, wait until `direction`'s token bucket is not in debt, then take `nbytes`
         from it (a chunk may overdraw it: the rate holds on average, the burst stays small)."""
         bucket = self._buckets[direction]
-        while self._kbit is not None:
-            now, rate = time.monotonic(), self._kbit * 1000.0
+        while (kbit := self._kbit.get(direction)) is not None:
+            now, rate = time.monotonic(), kbit * 1000.0
             bucket[0], bucket[1] = min(BURST_BITS, bucket[0] + (now - bucket[1]) * rate), now
             if bucket[0] >= 0:
                 bucket[0] -= nbytes * 8

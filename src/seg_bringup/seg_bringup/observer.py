@@ -19,7 +19,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from seg_core.training.metrics import ConfusionMatrix
-from seg_interfaces.msg import LabelInfo, SegmentationStatus, StageTiming
+from seg_interfaces.msg import AdaptationState, LabelInfo, SegmentationStatus, StageTiming
 from seg_ros import qos
 from seg_ros.images import image_to_mono, image_to_rgb, labels_to_png
 
@@ -47,6 +47,7 @@ class Frame:
     source: str = ""                    # cloud | edge, from segmentation/status
     active: str = ""
     model: str = ""
+    reused: bool = False                # the cloud labels of an earlier frame (this one was not sent)
     confusion: np.ndarray | None = None  # against the ground truth, when there was one
     labels_png: bytes = b""
     truth_png: bytes = b""
@@ -54,8 +55,9 @@ class Frame:
 
 
 class PipelineObserver(Node):
-    """Subscribes to /seg/timing, the ground truth and `outputs`/{labels,overlay,status}; keeps a
-    Frame per output frame (up to `keep_frames`, with images when `keep_images`) and summarize()s."""
+    """Subscribes to /seg/timing, the ground truth, `outputs`/{labels,overlay,status} and
+    /link/adaptation; keeps a Frame per output frame (up to `keep_frames`, with images when
+    `keep_images`) and the adaptation states (arrival ns, AdaptationState), and summarize()s."""
 
     def __init__(self, outputs: str = "/segmentation", truth_topic: str = "/camera/ground_truth",
                  keep_images: bool = True, keep_frames: int = 5000, context=None):
@@ -69,6 +71,8 @@ class PipelineObserver(Node):
         self.create_subscription(Image, f"{outputs}/labels", self._on_labels, qos.PACKETS)
         self.create_subscription(SegmentationStatus, f"{outputs}/status", self._on_status, qos.PACKETS)
         self.create_subscription(Image, truth_topic, self._on_truth, qos.PACKETS)
+        self.adaptation: list[tuple[int, AdaptationState]] = []
+        self.create_subscription(AdaptationState, "/link/adaptation", self._on_adaptation, qos.LATCHED)
         if keep_images:
             self.create_subscription(Image, f"{outputs}/overlay", self._on_overlay, qos.PACKETS)
         # Each segmentation node announces its classes once its model is loaded.
@@ -97,6 +101,12 @@ class PipelineObserver(Node):
         with self.lock:
             frame = self._frame(ns(msg.header.stamp))
             frame.source, frame.active, frame.model = msg.source, msg.active_source, msg.model
+            frame.reused = msg.reused
+
+    def _on_adaptation(self, msg: AdaptationState) -> None:
+        with self.lock:
+            self.adaptation.append((self.get_clock().now().nanoseconds, msg))
+            del self.adaptation[:-10000]
 
     def _on_truth(self, msg: Image) -> None:
         with self.lock:

@@ -105,7 +105,8 @@ class LinkMonitorNode(PipelineNode):
             self._foreign_replies += 1
             return
         kbps = float(msg.cloud_video_kbps)
-        self._est.reply_received(msg.seq, self._now(), kbps if math.isfinite(kbps) else None)
+        self._est.reply_received(msg.seq, self._now(), kbps if math.isfinite(kbps) else None,
+                                 float(msg.cloud_padding_kbps))
 
     def _on_packet(self, msg: H264Packet) -> None:
         self._est.video_sent(len(msg.data), self._now())
@@ -138,8 +139,10 @@ class LinkMonitorNode(PipelineNode):
         header = Header(stamp=self.now_msg(), frame_id=self._sender.split("#")[0])
         status = LinkStatus(
             header=header, state=snap.state, state_name=snap.state_name,
-            rtt_ms=snap.rtt_s * 1000.0, loss=snap.loss, sent_video_kbps=snap.sent_kbps,
-            delivered_video_kbps=snap.delivered_kbps, result_age_ms=snap.result_age_s * 1000.0,
+            rtt_ms=snap.rtt_s * 1000.0, loss=snap.loss, rtt_recent_ms=snap.rtt_recent_s * 1000.0,
+            loss_recent=snap.loss_recent, sent_video_kbps=snap.sent_kbps,
+            delivered_video_kbps=snap.delivered_kbps, delivered_padding_kbps=snap.delivered_padding_kbps,
+            result_age_ms=snap.result_age_s * 1000.0,
             cloud_late=bool(snap.cloud_late), reason=snap.reason)
         self.publish(self._status_pub, status)
         values = {"state": snap.state_name, "rtt_ms": f"{snap.rtt_s * 1000.0:.1f}", "loss": f"{snap.loss:.3f}",

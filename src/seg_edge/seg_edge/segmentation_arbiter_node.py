@@ -13,13 +13,18 @@ Inputs (relative names; the graph may remap them):
   cloud/segmentation/labels               sensor_msgs/Image mono8        (cloud_transport:=raw)
   edge/segmentation/labels                sensor_msgs/Image mono8
   link/status                             seg_interfaces/LinkStatus (link_monitor)
+  camera/image_raw/h264/selection         seg_interfaces/FrameSelection (h264_encoder): frames not sent
+                                          to the cloud get its newest labels, marked reused
+  link/adaptation                         seg_interfaces/AdaptationState (link_adaptation): use_edge
+                                          holds the edge active
   {cloud,edge}/segmentation/label_info    LabelInfo, checked against the Cityscapes classes
 Outputs (header = the INPUT camera image's stamp and frame_id):
   segmentation/labels      mono8, camera size (a source of another size is resized, nearest)
   segmentation/color_mask  rgb8 Cityscapes palette
   segmentation/overlay     rgb8 blend with the camera image
   segmentation/label_info  LabelInfo, latched
-  segmentation/status      SegmentationStatus per frame: source, active source, model, latency, link state
+  segmentation/status      SegmentationStatus per frame: source, active source, model, reused, latency,
+                           link state
                            (link_state 255 = no link status heard for link_status_timeout_s)
 
 Bad inputs (undecodable PNG, wrong encodings, unknown class ids) are logged and dropped or
@@ -36,7 +41,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from seg_core.edge.arbiter import CLOUD, EDGE, SOURCES, ArbiterConfig, FrameArbiter
 from seg_core.data.classes import IGNORE_ID, NUM_CLASSES, colorize, overlay
 from seg_core.edge.link import STATE_NAMES
-from seg_interfaces.msg import LabelInfo, LinkStatus, SegmentationStatus
+from seg_interfaces.msg import AdaptationState, FrameSelection, LabelInfo, LinkStatus, SegmentationStatus
 from seg_ros import qos
 from seg_ros.images import array_to_image, image_to_mono, image_to_rgb, png_to_labels
 from seg_ros.label_info import cityscapes_label_info, is_cityscapes
@@ -112,6 +117,9 @@ class SegmentationArbiterNode(PipelineNode):
             self.create_subscription(LabelInfo, f"{source}/segmentation/label_info",
                                      lambda m, s=source: self._on_label_info(s, m), qos.LATCHED)
         self.create_subscription(LinkStatus, "link/status", self._on_link, qos.LATCHED)
+        self.create_subscription(FrameSelection, "camera/image_raw/h264/selection", self._on_selection,
+                                 qos.PACKETS)
+        self.create_subscription(AdaptationState, "link/adaptation", self._on_adaptation, qos.LATCHED)
         # Decisions happen on arrivals and at the arbiter's next deadline: a timer re-armed for
         # that instant, instead of a fixed-rate check that costs CPU while nothing is due.
         self._timer = self.create_timer(1.0, self._poll, autostart=False)
@@ -179,6 +187,16 @@ class SegmentationArbiterNode(PipelineNode):
         if not is_cityscapes(msg):
             self._warn_once(f"info-{source}", f"{source} label_info does not list the {NUM_CLASSES} Cityscapes "
                                               f"classes in train-id order; its labels mean something else")
+
+    def _on_selection(self, msg: FrameSelection) -> None:
+        if msg.decision in (FrameSelection.SKIPPED, FrameSelection.RATE):
+            self._arbiter.frame_not_sent(stamp_seconds(msg.header.stamp), self._now())
+            self._poll()
+
+    def _on_adaptation(self, msg: AdaptationState) -> None:
+        reason = msg.reason or "the lowest rung does not fit the link"
+        self._arbiter.hold_edge(reason if msg.use_edge else "", self._now())
+        self._poll()
 
     def _on_link(self, msg: LinkStatus) -> None:
         now = self._now()
@@ -259,7 +277,7 @@ class SegmentationArbiterNode(PipelineNode):
         link = self._arbiter.link_state
         status = SegmentationStatus(
             header=header, source=decision.source, active_source=decision.active,
-            model=self._models[decision.source],
+            model=self._models[decision.source], reused=decision.reused,
             latency_ms=float((self._now() - stamp_seconds(header.stamp)) * 1000.0),
             link_state=LINK_UNKNOWN if link is None else int(link))
         self.publish(self._status_pub, status)

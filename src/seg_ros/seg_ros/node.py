@@ -34,12 +34,15 @@ class PipelineNode(Node):
 
     Subclasses set PARAMETERS = {name: (default, description)}. Parameters are read once at start;
     changing them at run time is refused with a reason, since every node builds its pipeline
-    (codec, model, source) from them. A given value is taken as meant where that is unambiguous
-    (an integer for a float parameter, see seg_ros.parameters); any other type mismatch is a
-    ValueError naming the parameter, and a parameter the node does not know is logged.
+    (codec, model, source) from them, except those a subclass lists in RECONFIGURABLE: their new
+    values go to its reconfigure(), which applies them or refuses them with a ValueError. A given
+    value is taken as meant where that is unambiguous (an integer for a float parameter, see
+    seg_ros.parameters); any other type mismatch is a ValueError naming the parameter, and a
+    parameter the node does not know is logged.
     """
 
     PARAMETERS: dict[str, tuple[Any, str]] = {}
+    RECONFIGURABLE: frozenset[str] = frozenset()
     STAGE = ""
 
     def __init__(self, name: str):
@@ -54,7 +57,7 @@ class PipelineNode(Node):
         if unknown:
             self.get_logger().warning(f"ignoring unknown parameters {', '.join(unknown)} "
                                       f"(known: {', '.join(self.PARAMETERS)})")
-        self.add_on_set_parameters_callback(self._refuse_changes)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self._problems_logged: dict[str, float] = {}
         self._timing_pub = self.create_publisher(StageTiming, "/seg/timing", qos.PUBLISH)
 
@@ -73,12 +76,24 @@ class PipelineNode(Node):
                              f"got {value!r}")
         return self.declare_parameter(key, value, descriptor, ignore_override=True).value
 
-    def _refuse_changes(self, params) -> SetParametersResult:
-        names = [p.name for p in params if p.name in self.PARAMETERS]
-        if not names:
-            return SetParametersResult(successful=True)
-        return SetParametersResult(
-            successful=False, reason=f"{', '.join(names)} can only be set at start-up; restart the node")
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        fixed = [p.name for p in params if p.name in self.PARAMETERS and p.name not in self.RECONFIGURABLE]
+        if fixed:
+            return SetParametersResult(
+                successful=False, reason=f"{', '.join(fixed)} can only be set at start-up; restart the node")
+        try:
+            changes = {p.name: coerce(p.name, self.PARAMETERS[p.name][0], p.value)
+                       for p in params if p.name in self.RECONFIGURABLE}
+            if changes:
+                self.reconfigure({**self.params, **changes})
+        except ValueError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.params.update(changes)
+        return SetParametersResult(successful=True)
+
+    def reconfigure(self, params: dict[str, Any]) -> None:
+        """Apply `params` (all of them, RECONFIGURABLE ones changed) while running, or raise ValueError."""
+        raise ValueError("this node takes no parameter changes at run time")
 
     def now_msg(self):
         return self.get_clock().now().to_msg()

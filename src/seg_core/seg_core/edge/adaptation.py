@@ -8,12 +8,21 @@ Pure bookkeeping, no clock reads and no ROS: every call takes the current time `
 same clock for all calls). ``AdaptationController.update`` takes what the link monitor sees and
 returns the rung to send (``AdaptationConfig`` holds the thresholds):
 
-- Trouble: the cloud receives less than ``1 - tolerance`` of what the edge sends, the RTT or the
-  cloud results' latency rises more than ``rtt_rise_s`` / ``latency_rise_s`` over its baseline (the
-  lowest seen over ``baseline_window_s``), or the probe loss exceeds ``max_loss``.
-- Trouble lasting ``trouble_s`` steps down at once, skipping rungs, to the highest rung that fits in
-  the delivered rate with ``headroom`` to spare (at least one rung down). When even the lowest rung
-  does not fit, the edge keeps sending it and ``use_edge`` tells the arbiter to use ENet.
+- Trouble: the cloud receives less than ``1 - tolerance`` of what the edge sends, and at least
+  ``min_shortfall_kbps`` less (a shortfall: the two are 1 s windows at either end, and a few large
+  frames make a low rate look short for a moment),
+  the RTT rises more than ``rtt_rise_s`` over its baseline (the lowest seen over
+  ``baseline_window_s``), no probe reply came lately (once one has), or the probe loss exceeds
+  ``max_loss``. The cloud results' latency counts
+  only during a probe (rising more than ``latency_rise_s``): otherwise it measures the cloud's
+  compute as much as the link, and a busy cloud is the arbiter's business, not the link's.
+- Trouble lasting ``trouble_s`` steps down at once. On a shortfall it skips to the highest rung that
+  fits in the delivered rate with ``headroom`` to spare (at least one rung down), and when even the
+  lowest rung does not fit, the edge keeps sending it and ``use_edge`` tells the arbiter to use
+  ENet. Without a shortfall (the RTT or loss rose, or no delivery report comes) it steps down one
+  rung; trouble that lasts on the lowest rung also means it does not fit: ``use_edge``. Right after
+  a step down, trouble must last ``drain_s`` to step again: the queue the old rung left behind
+  keeps the RTT up for a while.
 - Stepping up needs a probe: after ``stable_s`` without trouble the edge pads its stream up to what
   the next rung would need (with the headroom) for ``probe_s``. Trouble aborts the probe at once,
   leaves the rung as it is and doubles the calm time before the next probe (up to
@@ -28,6 +37,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import yaml
+
+SHIPPED_LADDER = Path(__file__).with_name("ladder.yaml")   # measured by `python -m seg_core.train ladder`
 
 
 @dataclass(frozen=True)
@@ -99,25 +110,30 @@ def load_ladder(path) -> list[Rung]:
 
 @dataclass
 class AdaptationConfig:
-    tolerance: float = 0.1          # delivered below (1 - tolerance) x sent is a shortfall
+    tolerance: float = 0.2          # delivered below (1 - tolerance) x sent is a shortfall ...
+    min_shortfall_kbps: float = 30.0  # ... when it is also at least this much below
     trouble_s: float = 0.5          # a shortfall or congestion lasting this long steps down (< 1 s)
+    drain_s: float = 1.5            # ... this long right after a step down (the old rung's queue drains)
     headroom: float = 0.15          # a rung fits when its kbit/s x (1 + headroom) is delivered
     rtt_rise_s: float = 0.1         # RTT this far above its baseline is congestion
-    latency_rise_s: float = 0.25    # cloud result latency this far above its baseline is congestion
+    latency_rise_s: float = 0.25    # during a probe, cloud result latency this far above its baseline aborts it
     max_loss: float = 0.2           # probe loss above this is trouble
     baseline_window_s: float = 30.0  # baselines are the lowest RTT / latency seen over this window
-    stable_s: float = 0.8           # calm this long (after a change) before probing for the next rung
+    stable_s: float = 0.6           # calm this long (after a change) before probing for the next rung
     probe_s: float = 0.7            # a probe must stay calm this long to step up
-    max_stable_s: float = 8.0       # each failed probe doubles the calm time before the next, up to this
+    max_stable_s: float = 2.5       # each failed probe doubles the calm time before the next, up to this
 
     def validate(self) -> None:
-        for name in ("trouble_s", "rtt_rise_s", "latency_rise_s", "baseline_window_s", "stable_s", "probe_s"):
+        for name in ("trouble_s", "drain_s", "rtt_rise_s", "latency_rise_s", "baseline_window_s", "stable_s",
+                     "probe_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.trouble_s >= 1.0:
             raise ValueError(f"trouble_s must be < 1 s to step down within 1 s of a shortfall, got {self.trouble_s}")
         if not 0.0 <= self.tolerance < 1.0:
             raise ValueError(f"tolerance must be within [0, 1), got {self.tolerance}")
+        if not self.min_shortfall_kbps >= 0:
+            raise ValueError(f"min_shortfall_kbps must be >= 0, got {self.min_shortfall_kbps}")
         if not self.headroom >= 0:
             raise ValueError(f"headroom must be >= 0, got {self.headroom}")
         if not 0.0 < self.max_loss <= 1.0:
@@ -165,6 +181,7 @@ class AdaptationController:
         self._rtt = _Baseline(self.config.baseline_window_s)
         self._latency = _Baseline(self.config.baseline_window_s)
         self._trouble_since: float | None = None
+        self._patience = self.config.trouble_s   # how long trouble must last to step down
         self._calm_since: float | None = None
         self._wait = self.config.stable_s
         self._probe_since: float | None = None
@@ -179,7 +196,7 @@ class AdaptationController:
         if self._probe_since is not None:
             reason = self._probing(t, troubles)
         elif troubles:
-            reason = self._troubled(t, troubles, delivered_kbps)
+            reason = self._troubled(t, troubles, sent_kbps, delivered_kbps)
         else:
             reason = self._calm(t)
         return Decision(self.rung, self.use_edge, self._probe_kbps() if self._probe_since is not None else 0.0,
@@ -189,13 +206,17 @@ class AdaptationController:
     def _troubles(self, t, sent, delivered, rtt, loss, latency) -> list[str]:
         c = self.config
         found = []
-        if math.isfinite(delivered) and sent > 0 and delivered < (1.0 - c.tolerance) * sent:
+        if self._shortfall(sent, delivered):
             found.append(f"delivered {delivered:.0f} of {sent:.0f} kbit/s")
-        for label, value, baseline, rise in (("RTT", rtt, self._rtt.add(t, rtt), c.rtt_rise_s),
-                                             ("result latency", latency, self._latency.add(t, latency),
-                                              c.latency_rise_s)):
+        rises = [("RTT", rtt, self._rtt.add(t, rtt), c.rtt_rise_s)]
+        latency_baseline = self._latency.add(t, latency)
+        if self._probe_since is not None:
+            rises.append(("result latency", latency, latency_baseline, c.latency_rise_s))
+        for label, value, baseline, rise in rises:
             if math.isfinite(value) and value > baseline + rise:
                 found.append(f"{label} {value * 1000:.0f} ms > {baseline * 1000:.0f} + {rise * 1000:.0f} ms")
+        if not math.isfinite(rtt) and math.isfinite(rises[0][2]):
+            found.append("no recent probe reply")    # replies stuck behind a queue: no news is not calm
         if math.isfinite(loss) and loss > c.max_loss:
             found.append(f"probe loss {loss:.0%} > {c.max_loss:.0%}")
         return found
@@ -220,7 +241,12 @@ class AdaptationController:
         self._changed(t)
         return f"probe held {elapsed:.1f} s: up to {self._where()}"
 
-    def _troubled(self, t: float, troubles: list[str], delivered: float) -> str:
+    def _shortfall(self, sent: float, delivered: float) -> bool:
+        c = self.config
+        return (math.isfinite(delivered) and delivered < (1.0 - c.tolerance) * sent
+                and sent - delivered >= c.min_shortfall_kbps)
+
+    def _troubled(self, t: float, troubles: list[str], sent: float, delivered: float) -> str:
         if self._trouble_since is None:
             self._trouble_since = t
         self._calm_since = None
@@ -228,20 +254,28 @@ class AdaptationController:
         what = f"{'; '.join(troubles)} for {lasted:.1f} s"
         if self.use_edge:
             return f"{what}: {self._where()}"
-        if lasted < self.config.trouble_s:
+        if lasted < self._patience:
             return f"{what}: on {self._where()}"
-        fits = [i for i in range(self.rung + 1, len(self.ladder))
-                if not math.isfinite(delivered) or self.ladder[i].kbps * (1 + self.config.headroom) <= delivered]
-        if fits:
-            self.rung = fits[0]
+        if not self._shortfall(sent, delivered):     # congestion, loss, no report: one rung at a time
+            if self.rung == len(self.ladder) - 1:
+                self.use_edge = True
+            else:
+                self.rung += 1
         else:
-            self.rung, self.use_edge = len(self.ladder) - 1, True
+            fits = [i for i in range(self.rung + 1, len(self.ladder))
+                    if self.ladder[i].kbps * (1 + self.config.headroom) <= delivered]
+            if fits:
+                self.rung = fits[0]
+            else:
+                self.rung, self.use_edge = len(self.ladder) - 1, True
         self._wait = self.config.stable_s
         self._changed(t)
+        self._patience = self.config.drain_s     # the queue the old rung left takes a while to drain
         return f"{what}: down to {self._where()}"
 
     def _calm(self, t: float) -> str:
         self._trouble_since = None
+        self._patience = self.config.trouble_s
         if self._calm_since is None:
             self._calm_since = t
         if self.rung == 0 and not self.use_edge:

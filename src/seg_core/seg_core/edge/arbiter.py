@@ -38,6 +38,14 @@ Rules
   are direct evidence, so they hand back even while the link monitor, which recovers with its
   own hysteresis, still says DOWN; only a new change to DOWN fails over again.
   Together these keep the active source from flapping when a few cloud results go missing.
+- The edge's link adaptation can hold the edge active (``hold_edge``: even its lowest rung does
+  not fit the link); no handback happens while it does.
+- Frames the edge did not send to the cloud (its frame selector or frame rate left them out,
+  ``frame_not_sent``) are neither hits nor misses. While the cloud is active such a frame gets the
+  newest cloud labels published within ``failover_s`` before it, marked *reused*: the selector
+  left it out because it looks like the frame those labels are for, and the cloud's labels of a
+  near-identical frame are better than ENet's of this one. Without such labels it is served like
+  a frame the cloud missed (the edge's result, if any).
 - Memory is bounded: frames older than ``horizon_s`` (by stamp) or beyond ``max_frames`` are
   dropped and counted.
 """
@@ -96,6 +104,7 @@ class Decision:
     frame: Any                  # the camera frame payload (None if the camera frame never arrived)
     active: str                 # the active source when decided (source != active: a stand-in)
     late: bool = False          # a cloud result past its deadline (only when the edge had nothing)
+    reused: bool = False        # the cloud labels of an earlier frame, for a frame not sent to the cloud
 
 
 @dataclass
@@ -115,6 +124,7 @@ class _Frame:
     results: dict = field(default_factory=dict)   # source -> (payload, arrival t)
     outcome: str | None = None                    # cloud: "hit" / "miss" once known
     published: bool = False
+    sent: bool = True                             # the edge sent it to the cloud
 
 
 class FrameArbiter:
@@ -126,19 +136,22 @@ class FrameArbiter:
         self._order: list[float] = []          # stamps of _frames, ascending
         self._latest: dict[str, float] = {}    # source -> newest stamp it delivered
         self._last_decided: float | None = None   # newest stamp published or dropped
+        self._last_cloud: tuple[float, Any] | None = None   # (stamp, labels) of the newest cloud labels published
         self._hits_in_row = 0
         self._misses_in_row = 0
         self._miss_run: tuple[float, float] | None = None  # (first, last) stamp of the current misses
         self._hits_since_failover = 0
         self._link: int | None = None
+        self._edge_held = ""                   # why the link adaptation holds the edge active ("" = it does not)
         self._cloud_latency: tuple[float, float] | None = None   # smoothed latency, mean deviation
         self._good_since: float | None = None
         self._failover_at = float("-inf")      # when the edge last became the active source
         self._switches: list[Switch] = []
         self.stats = {
-            "frames": 0, "published": 0, "published_cloud": 0, "published_edge": 0, "fills": 0,
+            "frames": 0, "published": 0, "published_cloud": 0, "published_edge": 0, "published_reused": 0,
+            "fills": 0,
             "late_cloud": 0, "dropped_unserved": 0, "dropped_expired": 0, "dropped_overflow": 0,
-            "cloud_hits": 0, "cloud_misses": 0, "cloud_skips": 0,
+            "cloud_hits": 0, "cloud_misses": 0, "cloud_skips": 0, "cloud_unsent": 0,
             "stale_results": 0, "future_stamps": 0, "duplicate_results": 0,
             "switches": 0, "clock_resets": 0,
         }
@@ -183,6 +196,20 @@ class FrameArbiter:
         entry.results[source] = (labels, t)
         return not entry.published
 
+    def frame_not_sent(self, stamp: float, t: float) -> bool:
+        """The edge did not send the frame stamped `stamp` to the cloud; False if it is already decided."""
+        entry = self._entry(stamp, t)
+        if entry is None or entry.published:
+            return False
+        entry.sent = False
+        return True
+
+    def hold_edge(self, reason: str, t: float) -> None:
+        """Keep the edge active for `reason` (the link cannot carry even the lowest rung); "" releases it."""
+        if reason and not self._edge_held:
+            self._switch(EDGE, t, None, f"link adaptation: {reason}")
+        self._edge_held = reason
+
     def set_link(self, state: int | None, t: float) -> None:
         """The link state (link.GOOD/DEGRADED/DOWN), or None when unknown (no recent status)."""
         if state != GOOD:
@@ -209,6 +236,10 @@ class FrameArbiter:
                 break                            # wait: later frames must not overtake this one
             if verdict == "drop":
                 self.stats["dropped_unserved"] += 1
+            elif verdict == "reuse":
+                out.append(Decision(stamp, CLOUD, self._last_cloud[1], entry.frame, self.active, reused=True))
+                self.stats["published"] += 1
+                self.stats["published_reused"] += 1
             else:
                 source, late = verdict
                 labels = entry.results[source][0]
@@ -217,6 +248,8 @@ class FrameArbiter:
                 self.stats[f"published_{source}"] += 1
                 self.stats["fills"] += source != self.active
                 self.stats["late_cloud"] += late
+                if source == CLOUD:
+                    self._last_cloud = (stamp, labels)
             entry.published = True
             entry.frame = None                   # the frame's pixels are no longer needed
             self._last_decided = stamp
@@ -238,7 +271,7 @@ class FrameArbiter:
         head = next((s for s in self._order if not self._frames[s].published), None)
         if head is not None:
             times += [head + self.cloud_wait(), head + c.deadline_s, head + c.max_wait_s]
-        if self.active == EDGE and self._link == GOOD and self._good_since is not None:
+        if self.active == EDGE and self._link == GOOD and self._good_since is not None and not self._edge_held:
             times.append(max(self._good_since, self._failover_at) + c.handback_s)
         future = [x for x in times if x > t]
         return min(future) if future else None
@@ -313,6 +346,8 @@ class FrameArbiter:
         cloud = entry.results.get(CLOUD)
         if cloud is not None:
             return "hit" if cloud[1] <= entry.stamp + deadline else "miss"
+        if not entry.sent:
+            return "unsent"
         if t < entry.stamp + deadline and self._newest(CLOUD) <= entry.stamp:
             return None                          # its own result may still come on time
         newer = self._next_cloud_result(entry.stamp)
@@ -349,11 +384,13 @@ class FrameArbiter:
                 self._misses_in_row = 0
                 self._miss_run = None
                 self._hits_since_failover += 1
-                if self.active == EDGE and self._hits_in_row >= c.handback_after:
+                if self.active == EDGE and self._hits_in_row >= c.handback_after and not self._edge_held:
                     self._switch(CLOUD, t, stamp, f"{self._hits_in_row} cloud results in a row within "
                                                   f"the {c.deadline_s:g} s deadline")
             elif outcome == "skip":
                 self.stats["cloud_skips"] += 1
+            elif outcome == "unsent":
+                self.stats["cloud_unsent"] += 1
             else:
                 self.stats["cloud_misses"] += 1
                 self._misses_in_row += 1
@@ -369,7 +406,7 @@ class FrameArbiter:
 
     def _maybe_handback_on_link(self, t: float) -> None:
         c = self.config
-        if self.active != EDGE or self._link != GOOD or self._good_since is None:
+        if self.active != EDGE or self._link != GOOD or self._good_since is None or self._edge_held:
             return
         since = max(self._good_since, self._failover_at)   # GOOD before the failover does not count
         if t - since >= c.handback_s and self._hits_since_failover > 0 and self._miss_span() < c.failover_s:
@@ -415,15 +452,18 @@ class FrameArbiter:
         return self._newest(CLOUD) >= stamp - self.config.failover_s
 
     def _decide(self, entry: _Frame, t: float):
-        """("cloud"|"edge", late) to publish, "drop", or None to wait."""
+        """("cloud"|"edge", late) to publish, "reuse" (the newest cloud labels), "drop", or None to wait."""
         c = self.config
         stamp = entry.stamp
         cloud = entry.results.get(CLOUD)
+        if (cloud is None and not entry.sent and self.active == CLOUD and self._last_cloud is not None
+                and stamp - self._last_cloud[0] <= c.failover_s):
+            return "reuse"
         has_edge = EDGE in entry.results
         cloud_on_time = cloud is not None and cloud[1] <= stamp + c.deadline_s
         too_old = t >= stamp + c.max_wait_s
         edge_out = not has_edge and (too_old or self._newest(EDGE) > stamp)
-        cloud_out = cloud is None and (too_old or t >= stamp + self.cloud_wait()
+        cloud_out = cloud is None and (too_old or not entry.sent or t >= stamp + self.cloud_wait()
                                        or self._newest(CLOUD) > stamp
                                        or not self._cloud_expected(stamp))
         if self.active == CLOUD:

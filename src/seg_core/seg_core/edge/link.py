@@ -27,6 +27,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from seg_core.edge.rate import ByteRate
+
 GOOD, DEGRADED, DOWN = 0, 1, 2
 STATE_NAMES = {GOOD: "GOOD", DEGRADED: "DEGRADED", DOWN: "DOWN"}
 
@@ -42,12 +44,14 @@ class LinkConfig:
     min_delivery_ratio: float = 0.5   # cloud-received / edge-sent video below this -> DEGRADED
     min_sent_kbps: float = 50.0       # the delivery ratio is judged only when sending at least this
     throughput_window_s: float = 1.0  # sent video kbps is averaged over this
+    recent_s: float = 1.0             # the "recent" RTT median and loss (for the link adaptation) cover this
     recover_s: float = 2.0            # better conditions must hold this long before the state improves
     clear_fraction: float = 0.8       # a DEGRADED condition clears below this fraction of its threshold
     max_probes: int = 10000           # bound on probe bookkeeping, whatever the probe rate
 
     def validate(self) -> None:
-        positive = ("window_s", "probe_timeout_s", "down_after_s", "degraded_rtt_s", "throughput_window_s")
+        positive = ("window_s", "probe_timeout_s", "down_after_s", "degraded_rtt_s", "throughput_window_s",
+                    "recent_s")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -74,8 +78,11 @@ class LinkSnapshot:
     reason: str
     rtt_s: float                # median RTT over the window; NaN without replies
     loss: float                 # fraction of judged probes unanswered in time over the window
+    rtt_recent_s: float         # the same over the last recent_s ...
+    loss_recent: float          # ... (of probes old enough to judge)
     sent_kbps: float
     delivered_kbps: float       # NaN until the cloud has reported it
+    delivered_padding_kbps: float  # probe padding the cloud received; NaN when unknown
     result_age_s: float         # NaN before the first cloud result
     cloud_late: str = ""        # why the cloud's results are late while video is sent; "" = on time
     changed: bool = False       # the state changed at this update
@@ -100,10 +107,11 @@ class LinkEstimator:
         self.config.validate()
         self._probes: dict[int, _Probe] = {}      # seq -> probe, pruned to the window
         self._rtts: deque[tuple[float, float]] = deque()  # (reply time, rtt)
-        self._sent_bytes: deque[tuple[float, int]] = deque()
+        self._sent = ByteRate(self.config.throughput_window_s)
         self._last_reply: float | None = None
         self._epoch: float | None = None          # loss counts probes sent from here on
         self._delivered_kbps = math.nan
+        self._delivered_padding = math.nan
         self._delivered_at: float | None = None
         self._newest_result: float | None = None  # camera stamp of the newest cloud result
         self._first_t: float | None = None
@@ -123,7 +131,8 @@ class LinkEstimator:
         if len(self._probes) > self.config.max_probes:
             del self._probes[next(iter(self._probes))]  # dicts keep insertion order: the oldest
 
-    def reply_received(self, seq: int, t: float, cloud_video_kbps: float | None = None) -> float | None:
+    def reply_received(self, seq: int, t: float, cloud_video_kbps: float | None = None,
+                       cloud_padding_kbps: float | None = None) -> float | None:
         """Account for a probe reply; returns its RTT, or None for an unknown or repeated seq."""
         self._seen(t)
         probe = self._probes.get(seq)
@@ -144,11 +153,13 @@ class LinkEstimator:
         if cloud_video_kbps is not None and math.isfinite(cloud_video_kbps) and cloud_video_kbps >= 0:
             self._delivered_kbps = float(cloud_video_kbps)
             self._delivered_at = t
+            padding = cloud_padding_kbps
+            self._delivered_padding = float(padding) if padding is not None and math.isfinite(padding) else math.nan
         return rtt
 
     def video_sent(self, nbytes: int, t: float) -> None:
         self._seen(t)
-        self._sent_bytes.append((t, int(nbytes)))
+        self._sent.add(nbytes, t)
 
     def cloud_result(self, stamp: float, t: float) -> None:
         """A cloud segmentation result for the camera frame stamped `stamp` arrived at `t`."""
@@ -167,26 +178,25 @@ class LinkEstimator:
             del self._probes[seq]
         while self._rtts and self._rtts[0][0] < horizon:
             self._rtts.popleft()
-        since = t - self.config.throughput_window_s
-        while self._sent_bytes and self._sent_bytes[0][0] <= since:
-            self._sent_bytes.popleft()
 
-    def rtt_median(self) -> float:
-        if not self._rtts:
+    def rtt_median(self, since: float = -math.inf) -> float:
+        """Median RTT of the replies in the window (received at `since` or later)."""
+        values = sorted(r for at, r in self._rtts if at >= since)
+        if not values:
             return math.nan
-        values = sorted(r for _, r in self._rtts)
         mid = len(values) // 2
         return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
 
-    def loss(self, t: float) -> float:
-        """Fraction of the window's probes old enough to judge that got no reply within the timeout.
+    def loss(self, t: float, since: float = -math.inf) -> float:
+        """Fraction of the window's probes (sent at `since` or later) old enough to judge that got no
+        reply within the timeout.
 
         Probes sent during an outage (before the first reply after a silence) do not count.
         """
         timeout = self.config.probe_timeout_s
         judged = lost = 0
         for p in self._probes.values():
-            if t - p.sent < timeout or self._epoch is None or p.sent < self._epoch:
+            if t - p.sent < timeout or self._epoch is None or p.sent < max(self._epoch, since):
                 continue
             judged += 1
             if p.replied is None or p.replied - p.sent > timeout:
@@ -194,14 +204,16 @@ class LinkEstimator:
         return lost / judged if judged else 0.0
 
     def sent_kbps(self, t: float) -> float:
-        since = t - self.config.throughput_window_s
-        total = sum(n for ts, n in self._sent_bytes if ts > since)
-        return total * 8 / 1000.0 / self.config.throughput_window_s
+        return self._sent.kbps(t)
 
     def delivered_kbps(self, t: float) -> float:
         if self._delivered_at is None or t - self._delivered_at > self.config.down_after_s:
             return math.nan  # a stale report says nothing about now
         return self._delivered_kbps
+
+    def delivered_padding_kbps(self, t: float) -> float:
+        """The link adaptation's probe padding the cloud reported receiving (NaN: unknown)."""
+        return self._delivered_padding if math.isfinite(self.delivered_kbps(t)) else math.nan
 
     def result_age(self, t: float) -> float:
         return math.nan if self._newest_result is None else max(0.0, t - self._newest_result)
@@ -283,8 +295,12 @@ class LinkEstimator:
         else:
             self._better_since = self._better_target = None
             self._reason = "; ".join(reasons)
+        recent = t - self.config.recent_s
         return LinkSnapshot(t=t, state=self.state, reason=self._reason, rtt_s=m["rtt_s"], loss=m["loss"],
+                            rtt_recent_s=self.rtt_median(recent),
+                            loss_recent=self.loss(t, recent - self.config.probe_timeout_s),
                             sent_kbps=m["sent_kbps"], delivered_kbps=m["delivered_kbps"],
+                            delivered_padding_kbps=self.delivered_padding_kbps(t),
                             result_age_s=m["result_age_s"], cloud_late=self.cloud_late(t), changed=changed,
                             previous=previous if changed else None)
 

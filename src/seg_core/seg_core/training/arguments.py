@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from seg_core.data.classes import CITYSCAPES_CLASSES
+from seg_core.data.drives import DEFAULT_SR_CACHE
 from seg_core.data.transforms import AUGMENTATIONS
 from seg_core.models import MODEL_NAMES
 from seg_core.training.evaluation import CAMERA_SIZE
@@ -25,6 +27,13 @@ def model_args(p: argparse.ArgumentParser, weights_required: bool = False, choic
 def image_size_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE),
                    help="size the test images are rendered and scored at (default: the camera's)")
+
+
+def drive_args(p: argparse.ArgumentParser) -> None:
+    """The generated drive a subcommand measures on (rendered once into --sr-cache)."""
+    p.add_argument("--drive-seed", type=int, default=7, help="the generated drive (the camera's default)")
+    p.add_argument("--drive-frames", type=int, default=300, help="consecutive camera frames (30 fps)")
+    p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE, help="where rendered drives are kept")
 
 
 def add_training_args(p: argparse.ArgumentParser, steps: int) -> None:

@@ -1,5 +1,5 @@
 """`ladder`: the (scale, bitrate, fps) rungs the edge adapts among, measured as AWStream profiles
-them offline. Writes src/seg_bringup/config/ladder.yaml and docs/ladder.json:
+them offline. Writes src/seg_core/seg_core/edge/ladder.yaml and docs/ladder.json:
 
     python -m seg_core.train --threads 1 ladder
 
@@ -23,12 +23,12 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from seg_core.data.drives import DEFAULT_SR_CACHE, drive_frames
+from seg_core.data.drives import drive_frames
 from seg_core.edge.adaptation import Rung, pareto
 from seg_core.models.inference import Segmenter
 from seg_core.models.super_resolution import interpolation_upscaler
 from seg_core.training import cloudseg
-from seg_core.training.arguments import image_size_arg
+from seg_core.training.arguments import drive_args, image_size_arg
 from seg_core.training.loop import command_line
 
 CLOUD_MODEL = "deeplabv3_mobilenet_v3_large"
@@ -110,13 +110,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ladder", help="measure kbit/s and mIoU of (scale, bitrate, fps) candidates and write "
                                       "the Pareto-optimal ladder the edge adapts among")
     image_size_arg(p)
-    p.add_argument("--drive-seed", type=int, default=7, help="the generated drive (the camera's default)")
-    p.add_argument("--drive-frames", type=int, default=300, help="consecutive camera frames (30 fps)")
+    drive_args(p)
     p.add_argument("--every", type=int, default=3,
                    help="score every K-th camera frame (odd, so 15 fps scores sent and held frames alike)")
-    p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE, help="where rendered drives are kept")
     p.add_argument("--rungs", type=int, default=5, help="rungs kept from the Pareto-optimal candidates")
     p.add_argument("--min-kbps", type=float, default=50.0, help="the lowest rung sends at least this")
-    p.add_argument("--out", default="src/seg_bringup/config/ladder.yaml")
+    p.add_argument("--out", default="src/seg_core/seg_core/edge/ladder.yaml")
     p.add_argument("--json", default="docs/ladder.json")
     p.set_defaults(func=cmd_ladder)

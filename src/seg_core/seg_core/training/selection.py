@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 from seg_core.codec import EncoderConfig, round_trip
 from seg_core.data.classes import IGNORE_ID, NUM_CLASSES
-from seg_core.data.drives import DEFAULT_SR_CACHE, drive_frames
+from seg_core.data.drives import drive_frames
 from seg_core.edge.frame_selector import KEY, SKIP, USEFUL, FrameSelector, SelectorConfig
 from seg_core.models.inference import Segmenter
-from seg_core.training.arguments import image_size_arg
+from seg_core.training.arguments import drive_args, image_size_arg
 from seg_core.training.cloudseg import DEFAULT_BITRATE, FPS, GOP
 from seg_core.training.loop import command_line
 from seg_core.training.metrics import ConfusionMatrix
@@ -125,8 +125,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("selector", help="bandwidth and mIoU of the 2-level frame selector on a generated drive; "
                                         "writes docs/frame_selector.json")
     image_size_arg(p)
-    p.add_argument("--drive-seed", type=int, default=7, help="the generated drive (the camera's default)")
-    p.add_argument("--drive-frames", type=int, default=300, help="consecutive frames (30 fps)")
-    p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE, help="where rendered drives are kept")
+    drive_args(p)
     p.add_argument("--json", default="docs/frame_selector.json")
     p.set_defaults(func=cmd_selector)

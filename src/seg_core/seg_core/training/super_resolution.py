@@ -23,7 +23,7 @@ from seg_core.models import (
 from seg_core.models.inference import Segmenter
 from seg_core.models.super_resolution import segmenter_logits
 from seg_core.training import cloudseg
-from seg_core.training.arguments import add_optimisation_args, image_size_arg
+from seg_core.training.arguments import add_optimisation_args, drive_args, image_size_arg
 from seg_core.training.evaluation import CAMERA_SIZE, test_images
 from seg_core.training.loop import command_line, fit, load_frozen, seed_everything
 from seg_core.training.losses import analytics_sr_loss, sr_loss, ssim
@@ -189,10 +189,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cloudseg", help="write docs/cloudseg.{md,json} and docs/cloudseg_bandwidth_miou.png")
     p.add_argument("--count", type=int, default=200, help="generated test images")
     image_size_arg(p)
-    p.add_argument("--drive-seed", type=int, default=7, help="the generated drive (the camera's default)")
-    p.add_argument("--drive-frames", type=int, default=300)
+    drive_args(p)
     p.add_argument("--drive-every", type=int, default=2, help="score every K-th drive frame")
-    p.add_argument("--sr-cache", type=Path, default=DEFAULT_SR_CACHE)
     p.add_argument("--runs", type=int, default=30, help="timed runs per latency figure")
     p.add_argument("--markdown", default="docs/cloudseg.md")
     p.add_argument("--json", default="docs/cloudseg.json")

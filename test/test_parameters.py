@@ -1,7 +1,7 @@
 """How given parameter values are taken (seg_ros.parameters.coerce, pure logic)."""
 import pytest
 
-from seg_ros.parameters import coerce
+from seg_ros.parameters import coerce, require_positive
 
 
 @pytest.mark.parametrize("default,given,taken", [
@@ -30,3 +30,9 @@ def test_other_mismatches_are_one_clear_error(default, given, message):
     with pytest.raises(ValueError) as err:
         coerce("rate", default, given)
     assert str(err.value) == message
+
+
+def test_require_positive_names_the_first_bad_value():
+    require_positive({"rate": 2.0, "window_s": 1}, "rate", "window_s")
+    with pytest.raises(ValueError, match=r"^window_s 0 must be > 0$"):
+        require_positive({"rate": 2.0, "window_s": 0}, "rate", "window_s")

@@ -17,6 +17,7 @@ from seg_core.edge.rate import ByteRate
 from seg_interfaces.msg import H264Packet, LinkPadding, LinkProbe
 from seg_ros import qos
 from seg_ros.node import PipelineNode, run
+from seg_ros.parameters import require_positive
 
 
 class LinkProbeResponderNode(PipelineNode):
@@ -27,8 +28,7 @@ class LinkProbeResponderNode(PipelineNode):
 
     def __init__(self):
         super().__init__("link_probe_responder")
-        if not self.params["video_window_s"] > 0:
-            raise ValueError(f"video_window_s {self.params['video_window_s']} must be > 0")
+        require_positive(self.params, "video_window_s")
         self._video = ByteRate(self.params["video_window_s"])
         self._padding = ByteRate(self.params["video_window_s"])
         self._answered = 0

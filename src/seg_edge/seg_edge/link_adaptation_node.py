@@ -18,7 +18,7 @@ Publishes link/adaptation (AdaptationState, latched) on every change and at `sta
 from __future__ import annotations
 
 import math
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from std_msgs.msg import Header
@@ -27,7 +27,9 @@ from seg_core.edge.adaptation import SHIPPED_LADDER, AdaptationConfig, Adaptatio
 from seg_core.edge.rate import ByteRate
 from seg_interfaces.msg import AdaptationState, LinkPadding, LinkStatus, SegmentationStatus
 from seg_ros import qos
+from seg_ros.diagnostics import ERROR, OK, WARN, diagnostic_array
 from seg_ros.node import PipelineNode, run
+from seg_ros.parameters import require_positive
 
 class LinkAdaptationNode(PipelineNode):
     STAGE = "link_adaptation"
@@ -43,10 +45,8 @@ class LinkAdaptationNode(PipelineNode):
     def __init__(self):
         super().__init__("link_adaptation")
         p = self.params
-        for key in ("padding_rate", "status_rate"):
-            if not p[key] > 0:
-                raise ValueError(f"{key} {p[key]} must be > 0")
         self._ladder = load_ladder(p["ladder"] or SHIPPED_LADDER)  # ValueError names the problem
+        require_positive(p, "padding_rate", "status_rate")
         self._controller = AdaptationController(self._ladder, AdaptationConfig())
         self._decision = None
         self._link: LinkStatus | None = None
@@ -134,16 +134,13 @@ class LinkAdaptationNode(PipelineNode):
             probe_kbps=float(d.probe_kbps), sent_kbps=float(link.sent_video_kbps) if link else math.nan,
             delivered_kbps=float(link.delivered_video_kbps) if link else math.nan, reason=d.reason)
         self.publish(self._state_pub, state)
-        level = (DiagnosticStatus.ERROR if d.use_edge else DiagnosticStatus.WARN if d.rung > 0
-                 else DiagnosticStatus.OK)
+        level = ERROR if d.use_edge else WARN if d.rung > 0 else OK
         values = {"rung": rung.name, "rung_index": str(d.rung), "rung_kbps": f"{rung.kbps:.0f}",
                   "use_edge": str(d.use_edge).lower(), "probe_kbps": f"{d.probe_kbps:.0f}",
                   "encoder_settings_applied": str(self._applied is not None and self._applied[:3] ==
                                                   (rung.scale, rung.bitrate, rung.fps)).lower()}
-        diag = DiagnosticStatus(level=level, name="seg/adaptation", message=f"{rung.name}: {d.reason}",
-                                hardware_id="edge-cloud link",
-                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        self.publish(self._diag_pub, DiagnosticArray(header=header, status=[diag]))
+        self.publish(self._diag_pub, diagnostic_array(header, level, "seg/adaptation", f"{rung.name}: {d.reason}",
+                                                      values))
 
 
 def main(args=None):

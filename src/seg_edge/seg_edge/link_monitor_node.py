@@ -22,16 +22,18 @@ import math
 import os
 import secrets
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from seg_core.edge.link import DEGRADED, DOWN, GOOD, STATE_NAMES, LinkConfig, LinkEstimator
 from seg_interfaces.msg import H264Packet, LinkProbe, LinkStatus
 from seg_ros import qos
+from seg_ros.diagnostics import ERROR, OK, WARN, diagnostic_array
 from seg_ros.node import PipelineNode, run, stamp_seconds
+from seg_ros.parameters import require_positive
 
-DIAG_LEVELS = {GOOD: DiagnosticStatus.OK, DEGRADED: DiagnosticStatus.WARN, DOWN: DiagnosticStatus.ERROR}
+DIAG_LEVELS = {GOOD: OK, DEGRADED: WARN, DOWN: ERROR}
 
 
 class LinkMonitorNode(PipelineNode):
@@ -55,9 +57,7 @@ class LinkMonitorNode(PipelineNode):
     def __init__(self):
         super().__init__("link_monitor")
         p = self.params
-        for key in ("probe_rate", "status_rate"):
-            if not p[key] > 0:
-                raise ValueError(f"{key} {p[key]} must be > 0")
+        require_positive(p, "probe_rate", "status_rate")
         if p["cloud_results"] not in ("compressed", "raw"):
             raise ValueError(f"cloud_results '{p['cloud_results']}' is not one of compressed, raw")
         config = LinkConfig(
@@ -148,12 +148,10 @@ class LinkMonitorNode(PipelineNode):
         values = {"state": snap.state_name, "rtt_ms": f"{snap.rtt_s * 1000.0:.1f}", "loss": f"{snap.loss:.3f}",
                   "sent_kbps": f"{snap.sent_kbps:.0f}", "delivered_kbps": f"{snap.delivered_kbps:.0f}",
                   "result_age_ms": f"{snap.result_age_s * 1000.0:.0f}", "cloud_late": snap.cloud_late or "no"}
-        level = max(DIAG_LEVELS[snap.state], DiagnosticStatus.WARN if snap.cloud_late else DiagnosticStatus.OK)
+        level = max(DIAG_LEVELS[snap.state], WARN if snap.cloud_late else OK)
         late = f"; cloud late: {snap.cloud_late}" if snap.cloud_late else ""
-        diag = DiagnosticStatus(level=level, name="seg/link", message=f"{snap.state_name}: {snap.reason}{late}",
-                                hardware_id="edge-cloud link",
-                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        self.publish(self._diag_pub, DiagnosticArray(header=header, status=[diag]))
+        self.publish(self._diag_pub, diagnostic_array(header, level, "seg/link",
+                                                      f"{snap.state_name}: {snap.reason}{late}", values))
 
 
 def main(args=None):

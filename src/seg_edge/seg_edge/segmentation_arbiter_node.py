@@ -46,6 +46,7 @@ from seg_ros import qos
 from seg_ros.images import array_to_image, image_to_mono, image_to_rgb, png_to_labels
 from seg_ros.label_info import cityscapes_label_info, is_cityscapes
 from seg_ros.node import PipelineNode, run, stamp_seconds
+from seg_ros.parameters import require_positive
 
 LINK_UNKNOWN = 255
 
@@ -80,8 +81,7 @@ class SegmentationArbiterNode(PipelineNode):
             raise ValueError(f"cloud_transport '{p['cloud_transport']}' is not one of compressed, raw")
         if not 0.0 <= p["overlay_alpha"] <= 1.0:
             raise ValueError(f"overlay_alpha {p['overlay_alpha']} must be within 0..1")
-        if not p["link_status_timeout_s"] > 0:
-            raise ValueError(f"link_status_timeout_s {p['link_status_timeout_s']} must be > 0")
+        require_positive(p, "link_status_timeout_s")
         self._arbiter = FrameArbiter(ArbiterConfig(
             deadline_s=p["deadline_s"], failover_s=p["failover_s"], handback_after=p["handback_after"],
             handback_s=p["handback_s"], max_wait_s=p["max_wait_s"], adaptive_wait=p["adaptive_wait"],

@@ -35,3 +35,10 @@ def coerce(name: str, default: Any, value: Any) -> Any:
     if kind is str and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"parameter '{name}' must be {_KIND[kind]}, got {_given(value)}")
+
+
+def require_positive(params: dict[str, Any], *names: str) -> None:
+    """ValueError naming the first of `names` whose value in `params` is not > 0."""
+    for name in names:
+        if not params[name] > 0:
+            raise ValueError(f"{name} {params[name]} must be > 0")

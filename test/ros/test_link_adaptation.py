@@ -1,7 +1,7 @@
 """The edge adapts to the link's bandwidth: real network namespaces, Zenoh across a veth, `tc tbf`
 caps changed while the graph runs (uncapped -> 600 kbit/s -> 200 kbit/s -> uncapped), the link
 adaptation driving the encoder along the shipped ladder. (Below the lowest rung the controller
-holds the edge active, test_adaptation.py in test/; on this veth such a cap also starves Zenoh's
+holds the edge active, test/test_adaptation.py; on this veth such a cap also starves Zenoh's
 own keep-alives, and the session takes longer than the 10 s climb to come back.) The camera is 640x480
 at 30 fps, as the ladder was measured; the rungs send 15 of them, and the frame selector is off so
 that what is sent is what the ladder says (test_frame_selector covers the selector). The arbiter

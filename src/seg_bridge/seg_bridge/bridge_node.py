@@ -28,6 +28,7 @@ from .routes import (Counters, LinkLog, Route, TokenBucket, announce_key, announ
 STRINGS = Parameter.Type.STRING_ARRAY  # declared typed, without a default value: "not set" is []
 LATCHED_QUERY_TIMEOUT_S = 5.0
 CLIENT_RETRY_S = 5.0
+CLOSE_TIMEOUT_S = 3.0          # the longest a node waits at shutdown for its Zenoh session to close
 
 
 def dds_qos(route: Route, writer: bool) -> QoSProfile:
@@ -169,6 +170,7 @@ class IncomingRoute:
         self._last: bytes | None = None   # latched routes: the sample republished last
         self._entities: list = []
         self._session: zenoh.Session | None = None
+        self._stopping = False            # shutting down: Zenoh callbacks return at once
         self.publisher = node.create_publisher(
             msg_class, route.topic, dds_qos(route, writer=True),
             event_callbacks=PublisherEventCallbacks(
@@ -184,7 +186,7 @@ class IncomingRoute:
             announce_pattern(self.route.key), self._on_announcement, history=True))
 
     def _on_sample(self, sample: zenoh.Sample) -> None:
-        if sample.kind != zenoh.SampleKind.PUT:
+        if self._stopping or sample.kind != zenoh.SampleKind.PUT:
             return
         schema = schema_of(str(sample.encoding))
         if schema is not None and schema != self.route.type_name:
@@ -208,6 +210,8 @@ class IncomingRoute:
                 self.counters.errors += 1
 
     def _on_announcement(self, sample: zenoh.Sample) -> None:
+        if self._stopping:
+            return
         try:
             zid, _, type_name = parse_announce(str(sample.key_expr))
         except ValueError:
@@ -241,7 +245,7 @@ class IncomingRoute:
             self._on_sample(sample)
 
     def stop(self) -> None:
-        pass
+        self._stopping = True
 
 
 class ZenohBridgeNode(PipelineNode):
@@ -419,11 +423,21 @@ class ZenohBridgeNode(PipelineNode):
             route.stop()
         session, self._session = self._session, None
         if session is not None:
-            try:
-                session.close()
-            except Exception:
-                pass
+            # Bounded: Ctrl-C must end the node even when Zenoh's close waits on a congested peer.
+            closer = threading.Thread(target=_close_quietly, args=(session,), name="zenoh close", daemon=True)
+            closer.start()
+            closer.join(CLOSE_TIMEOUT_S)
+            if closer.is_alive():
+                self.get_logger().warning(f"the Zenoh session did not close within {CLOSE_TIMEOUT_S:g} s; "
+                                          "exiting without waiting for it")
         return super().destroy_node()
+
+
+def _close_quietly(session: zenoh.Session) -> None:
+    try:
+        session.close()
+    except Exception:   # closing after the peer or the runtime went away
+        pass
 
 
 def main(args=None):

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from seg_bringup.shared_memory import remove_leftovers
 from seg_ros import qos
 
 LOCK_DIR = Path(tempfile.gettempdir()) / "seg-ros-domains"
 # ROS's advice for Linux: ids above 101 map to ports in the ephemeral range.
 DOMAINS = range(1, 102)
-SHM_DIR = Path("/dev/shm")
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
@@ -52,7 +51,7 @@ class DomainLease:
                 continue
             self.domain, self._lock = domain, lock
             DomainLease._next = index + 1
-            remove_shm_leftovers(domain)
+            remove_leftovers(domain)
             return
         raise RuntimeError(f"every DDS domain id in {DOMAINS} is held by another test run")
 
@@ -62,44 +61,8 @@ class DomainLease:
                 "FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA", "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"}
 
     def release(self) -> None:
-        remove_shm_leftovers(self.domain)
+        remove_leftovers(self.domain)
         self._lock.close()
-
-
-def _files_in_use() -> set[str]:
-    """Paths under /dev/shm that some process has open or mapped."""
-    used: set[str] = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/maps") as maps:
-                used.update(line.split(None, 5)[-1].strip() for line in maps if " /dev/shm/" in line)
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if target.startswith("/dev/shm/"):
-                    used.add(target)
-        except OSError:  # the process ended, or is not ours to read
-            continue
-    return used
-
-
-def remove_shm_leftovers(domain: int) -> list[str]:
-    """Remove the Fast DDS shared-memory ports of `domain` that no process uses any more (left by
-    killed processes; Fast DDS maps its ports to the same port numbers as its UDP ports:
-    7400 + 250 * domain + offset), and the zombie per-process segments (`fastdds shm clean`)."""
-    if not SHM_DIR.is_dir():
-        return []
-    first = 7400 + 250 * domain
-    ports = {str(p) for p in range(first, first + 250)}
-    used = _files_in_use()
-    removed = []
-    for path in SHM_DIR.glob("fastdds_port*"):
-        port = path.name.removeprefix("fastdds_port").split("_")[0]
-        if port in ports and str(path) not in used:
-            for leftover in (path, SHM_DIR / f"sem.fastdds_port{port}_mutex"):
-                leftover.unlink(missing_ok=True)
-                removed.append(leftover.name)
-    subprocess.run(["fastdds", "shm", "clean"], capture_output=True, check=False)
-    return removed
 
 
 class Recorder:

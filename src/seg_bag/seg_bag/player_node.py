@@ -22,6 +22,7 @@ import time
 
 import cv2
 import numpy as np
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -40,6 +41,7 @@ from .ros_qos import replay_profile
 
 CAMERA_ENCODINGS = ("rgb8", "bgr8", "mono8")
 SETTLE_S = 0.5
+DELIVERY_S = 10.0   # at the end, how long to wait for subscribers to acknowledge what was played
 CLOCK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT,
                        durability=DurabilityPolicy.VOLATILE)
 
@@ -150,6 +152,7 @@ class BagPlayerNode(PipelineNode):
                     f"played {played} messages in {time.monotonic() - started:.2f} s: "
                     + ", ".join(f"{t} {n}" for t, n in sorted(self._counts.items())))
                 if not self.params["loop"] or not played:
+                    self._wait_for_delivery()
                     break
                 self._counts.clear()
                 self.get_logger().info("looping: back to the start")
@@ -177,6 +180,19 @@ class BagPlayerNode(PipelineNode):
             elif count and time.monotonic() - since >= SETTLE_S:
                 return
             self._stop.wait(0.05)
+
+    def _wait_for_delivery(self) -> None:
+        """Until every subscriber has acknowledged what was played on the reliable topics, at most
+        DELIVERY_S: a player that ended at once could take its last messages with it."""
+        deadline = time.monotonic() + DELIVERY_S
+        for pub in self._outputs.values():
+            while not pub.wait_for_all_acked(Duration(seconds=0.1)):
+                if not self._playing():
+                    return
+                if time.monotonic() > deadline:
+                    self.get_logger().warning(f"ending with messages on {pub.topic_name} that a subscriber "
+                                              f"has not acknowledged after {DELIVERY_S:g} s")
+                    break
 
     def _play_once(self) -> int:
         played = 0

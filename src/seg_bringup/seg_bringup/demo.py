@@ -37,6 +37,7 @@ from .graph import DEFAULT_PROFILE
 from .link_shaper import LinkShaper
 from .observer import Frame, PipelineObserver
 from .runner import Graph, Host, default_params_file, parse_overrides, profile_file
+from .shared_memory import remove_leftovers
 
 
 def segmentation_model(overrides: dict[str, dict[str, str]], node: str = "segmentation",
@@ -430,6 +431,8 @@ def run_scenario(phases: list[Phase], out: Path, overrides: dict[str, dict[str, 
     """Start both sides (with parameter `profile`, and the link adaptation with `adapt`), wait until
     the cloud serves, play the phases, write the pictures."""
     out.mkdir(parents=True, exist_ok=True)
+    for domain in domains:    # an earlier run killed in these domains may have left its ports behind
+        remove_leftovers(domain)
     model = segmentation_model(overrides, profile=profile)
     if model["untrained"]:
         log(f"WARNING: {model['model']} has NO TRAINED WEIGHTS; the masks below are noise.")

@@ -107,6 +107,17 @@ def test_training_lowers_the_loss(cache_dir, tmp_path):
     assert loss_on(model, cache_dir) < loss_on(build_model("enet"), cache_dir) * 0.8
 
 
+def test_any_warmup_fraction_trains_and_too_few_steps_are_one_clear_error(cache_dir, tmp_path, capsys):
+    out = tmp_path / "enet.pt"
+    for steps in (1, 20):   # 20 x 0.05: one warm-up step, which OneCycleLR cannot take
+        out.unlink(missing_ok=True)
+        run(["train", *common(out, steps), "--warmup", "0.05"], cache_dir)
+        assert out.exists()
+    with pytest.raises(SystemExit):
+        run(["train", *common(out, 0)], cache_dir)
+    assert "--steps: 0 must be at least 1" in capsys.readouterr().err
+
+
 def test_resume_continues_where_training_stopped(cache_dir, tmp_path, monkeypatch):
     straight = tmp_path / "straight.pt"
     run(["train", *common(straight, 8), "--checkpoint-every", "4"], cache_dir)

@@ -61,11 +61,19 @@ def add_training_args(p: argparse.ArgumentParser, steps: int) -> None:
     add_optimisation_args(p, steps, lr=2e-3, weight_decay=1e-4)
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def add_optimisation_args(p: argparse.ArgumentParser, steps: int, lr: float, weight_decay: float) -> None:
-    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--steps", type=positive_int, default=steps)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=lr, help="peak learning rate (OneCycle)")
-    p.add_argument("--warmup", type=float, default=0.05, help="fraction of steps warming up")
+    p.add_argument("--warmup", type=float, default=0.05,
+                   help="fraction of steps warming up (none when that is under 2 steps)")
     p.add_argument("--weight-decay", type=float, default=weight_decay)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=500, help="validate every K steps (0: never)")

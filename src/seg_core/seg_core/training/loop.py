@@ -73,8 +73,10 @@ def fit(args, model: nn.Module, train_set: Dataset, step_loss: Callable[[list], 
     (default ``model.train()``). Returns the evaluation history."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    # OneCycleLR divides by the warm-up's steps less one: under 2 steps of warm-up is none
+    warmup = args.warmup if args.warmup * args.steps >= 2 else 0.0
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=args.warmup, div_factor=10.0,
+        optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=warmup, div_factor=10.0,
         final_div_factor=100.0,
     )
     state = restore_state(resume, args.steps, model, optimiser, scheduler) if resume else None

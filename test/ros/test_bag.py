@@ -308,7 +308,8 @@ def test_robot_camera_bags_feed_the_cloud_and_the_encoder(tmp_path, replay):
         assert proc.returncode == 0, proc.stderr
         # a busy segmentation keeps only the newest frame, so how many it labels depends on the CPU;
         # the last one it always labels
-        assert wait_for(lambda: max(frames) in {stamp_ns(m) for m in messages(labels)}, 60), (topic, proc.stderr)
+        assert wait_for(lambda: max(frames) in {stamp_ns(m) for m in messages(labels)}, 60), \
+            (topic, proc.stderr, sorted(stamps(labels)), replay["log"].getvalue()[-4000:])
         assert wait_for(quiet(replay["seen"], 1.0), 30)
         got = {stamp_ns(m): image_to_mono(m) for m in messages(labels)}
         assert set(got) <= set(frames), (topic, sorted(got), proc.stderr)
@@ -318,7 +319,8 @@ def test_robot_camera_bags_feed_the_cloud_and_the_encoder(tmp_path, replay):
     proc = play(bag, camera_topic="/robot/front/image_raw", camera_output="/camera/image_raw", rate="0.5")
     assert proc.returncode == 0, proc.stderr
     # through the H.264 encoder and decoder: labels for the robot's frames, by their stamps
-    assert wait_for(lambda: len(stamps(labels)) >= len(frames) // 2, 60), proc.stderr
+    assert wait_for(lambda: len(stamps(labels)) >= len(frames) // 2, 60), \
+        (proc.stderr, sorted(stamps(labels)), replay["log"].getvalue()[-4000:])
     assert wait_for(quiet(replay["seen"], 1.0), 30)
     got = stamps(labels)
     assert len(got) >= len(frames) // 2 and set(got) <= set(frames), sorted(got)

@@ -304,7 +304,8 @@ def test_robot_camera_bags_feed_the_cloud_and_the_encoder(tmp_path, replay):
     labels = replay["seen"]["/cloud/segmentation/labels"]
     for topic in ["/robot/front/image_raw", "/robot/front/image_raw/compressed"]:
         labels.items.clear()
-        proc = play(bag, camera_topic=topic, rate="0.5")
+        # the replay graph's segmentation and arbiter take /cloud/image_raw
+        proc = play(bag, camera_topic=topic, rate="0.5", subscribers="2")
         assert proc.returncode == 0, proc.stderr
         # a busy segmentation keeps only the newest frame, so how many it labels depends on the CPU;
         # the last one it always labels
@@ -316,7 +317,8 @@ def test_robot_camera_bags_feed_the_cloud_and_the_encoder(tmp_path, replay):
         # the same pixels (PNG is lossless) through the same model: the same labels
         assert all(np.array_equal(got[s], expected[s]) for s in got), topic
     labels.items.clear()
-    proc = play(bag, camera_topic="/robot/front/image_raw", camera_output="/camera/image_raw", rate="0.5")
+    proc = play(bag, camera_topic="/robot/front/image_raw", camera_output="/camera/image_raw", rate="0.5",
+                subscribers="1")
     assert proc.returncode == 0, proc.stderr
     # through the H.264 encoder and decoder: labels for the robot's frames, by their stamps
     assert wait_for(lambda: len(stamps(labels)) >= len(frames) // 2, 60), \
@@ -344,6 +346,8 @@ def test_bad_bags_get_one_clear_line_and_nothing_else_fails(tmp_path, recording,
                                  "encoding '16UC1' is not supported"),
         "clock backwards": ({"bag": back, "topics": "[/robot/front/image_raw]"}, 0,
                             "bag clock runs backwards by 30.400 s"),
+        "negative count": ({"bag": robot, "subscribers": "-1"}, 2,
+                           "start_offset, clock, wait_for_subscribers_s and subscribers must be >= 0"),
     }
     procs = {name: subprocess.Popen(ORPHAN_GUARD + player(**{"wait_for_subscribers_s": "0.0", **params}),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -62,6 +62,8 @@ class BagPlayerNode(PipelineNode):
                                               "/cloud/image_raw (cloud) or /camera/image_raw (encoder)"),
         "wait_for_subscribers_s": (5.0, "wait up to this long for the played topics' subscribers (until "
                                         "their number holds for 0.5 s) before starting; 0: start at once"),
+        "subscribers": (0, "wait (up to wait_for_subscribers_s) until every played topic has at least this "
+                           "many subscribers, for a graph whose size is known; 0: until their number holds"),
     }
 
     def __init__(self):
@@ -70,8 +72,8 @@ class BagPlayerNode(PipelineNode):
         p = self.params
         if not p["rate"] > 0:
             raise ValueError(f"rate {p['rate']} must be > 0")
-        if p["start_offset"] < 0 or p["clock"] < 0 or p["wait_for_subscribers_s"] < 0:
-            raise ValueError("start_offset, clock and wait_for_subscribers_s must be >= 0")
+        if min(p["start_offset"], p["clock"], p["wait_for_subscribers_s"], p["subscribers"]) < 0:
+            raise ValueError("start_offset, clock, wait_for_subscribers_s and subscribers must be >= 0")
         try:
             self._reader = open_bag(p["bag"])
         except BagError as exc:
@@ -169,17 +171,28 @@ class BagPlayerNode(PipelineNode):
         return not self._stop.is_set() and self.context.ok()
 
     def _wait_for_subscribers(self) -> None:
-        """Until the played topics have subscribers and their number held for SETTLE_S (discovery
-        matches a graph's subscribers in a burst), at most wait_for_subscribers_s."""
-        deadline = time.monotonic() + self.params["wait_for_subscribers_s"]
-        count, since = 0, time.monotonic()
-        while time.monotonic() < deadline and self._playing():
-            now = sum(pub.get_subscription_count() for pub in self._outputs.values())
-            if now != count:
-                count, since = now, time.monotonic()
-            elif count and time.monotonic() - since >= SETTLE_S:
-                return
+        """Until every played topic has `subscribers` subscribers or, with 0, until their number held
+        for SETTLE_S (discovery matches a graph's subscribers in a burst); at most
+        wait_for_subscribers_s. A frame played before its subscriber matched is lost to it."""
+        need, wait_s = self.params["subscribers"], self.params["wait_for_subscribers_s"]
+        deadline = time.monotonic() + wait_s
+        total, since = 0, time.monotonic()
+        while self._playing():
+            counts = {pub.topic_name: pub.get_subscription_count() for pub in self._outputs.values()}
+            if need and min(counts.values(), default=need) >= need:
+                break
+            if sum(counts.values()) != total:
+                total, since = sum(counts.values()), time.monotonic()
+            elif not need and total and time.monotonic() - since >= SETTLE_S:
+                break
+            if time.monotonic() >= deadline:
+                if wait_s and need:
+                    self.get_logger().warning(f"starting with fewer than {need} subscribers after {wait_s:g} s")
+                break
             self._stop.wait(0.05)
+        else:
+            return
+        self.get_logger().info("subscribers: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
 
     def _wait_for_delivery(self) -> None:
         """Until every subscriber has acknowledged what was played on the reliable topics, at most

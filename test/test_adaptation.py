@@ -110,6 +110,18 @@ def test_congestion_without_delivery_reports_steps_down_one_rung():
     assert "RTT 350 ms > 50 + 100 ms" in moved[0].reason
 
 
+def test_a_silent_link_stays_trouble_past_the_baseline_window():
+    c = AdaptationController(LADDER)
+    for k in range(10):
+        c.update(0.1 * k, 1500.0, 1500.0, BASE_RTT, 0.0, math.nan)
+    end = 1.0 + 3 * c.config.baseline_window_s
+    decisions = [c.update(1.0 + 0.1 * k, 60.0, math.nan, math.nan, 0.0, math.nan)   # no reply, no report
+                 for k in range(int((end - 1.0) / 0.1))]
+    assert (c.rung, c.use_edge) == (len(LADDER) - 1, True)
+    assert all(d.probe_kbps == 0 for d in decisions), "probed for a higher rung on a silent link"
+    assert "no recent probe reply" in decisions[-1].reason
+
+
 def test_probe_pads_to_the_next_rung_with_headroom():
     c = AdaptationController(LADDER)
     trace, t, probe = simulate(c, [(3.0, 600.0)])

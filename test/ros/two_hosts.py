@@ -72,7 +72,9 @@ CLOUD_GROUPS = ("cloud", "cloud_bridge")
 def start_system(hosts: HostPair, overrides: dict = OVERRIDES, timeout: float = 150.0,
                  edge_groups: tuple[str, ...] = EDGE_GROUPS) -> dict:
     """The edge groups in the edge host, the cloud groups in the cloud host, Zenoh between them;
-    returns once the arbiter publishes cloud results. Each host's DDS has a domain of its own."""
+    returns once the arbiter publishes cloud results and the link monitor's probes are answered
+    (link GOOD): cloud results alone do not show that the probe path, which the link adaptation and
+    the failover judge the link by, is up. Each host's DDS has a domain of its own."""
     leases = [DomainLease(), DomainLease()]
     edge, cloud = Host(hosts.prefix("edge"), leases[0].env()), Host(hosts.prefix("cloud"), leases[1].env())
     log = io.StringIO()
@@ -81,9 +83,12 @@ def start_system(hosts: HostPair, overrides: dict = OVERRIDES, timeout: float = 
     graph.start()
     arrivals = Arrivals(edge.prefix, {**os.environ, **edge.env})
     system = {"graph": graph, "arrivals": arrivals, "log": log, "hosts": hosts, "leases": leases}
-    if not wait_for(lambda: active_source(arrivals) == "cloud", timeout):
+    if not wait_for(lambda: active_source(arrivals) == "cloud" and link_state(arrivals) == "GOOD", timeout):
+        link = arrivals.latest("link") or {}
         stop_system(system)
-        raise AssertionError(f"the cloud never became the source\n{log.getvalue()[-6000:]}")
+        raise AssertionError(f"within {timeout:g} s: active source {active_source(arrivals)}, link "
+                             f"{link.get('state')} ({link.get('reason')}), expected cloud and GOOD\n"
+                             f"{log.getvalue()[-6000:]}")
     return system
 
 

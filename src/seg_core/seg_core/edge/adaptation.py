@@ -12,7 +12,8 @@ returns the rung to send (``AdaptationConfig`` holds the thresholds):
   ``min_shortfall_kbps`` less (a shortfall: the two are 1 s windows at either end, and a few large
   frames make a low rate look short for a moment),
   the RTT rises more than ``rtt_rise_s`` over its baseline (the lowest seen over
-  ``baseline_window_s``), no probe reply came lately (once one has), or the probe loss exceeds
+  ``baseline_window_s``), no probe reply came lately (once one has: an outage stays trouble however
+  long it lasts, so the edge never climbs back up a silent link), or the probe loss exceeds
   ``max_loss``. The cloud results' latency counts
   only during a probe (rising more than ``latency_rise_s``): otherwise it measures the cloud's
   compute as much as the link, and a busy cloud is the arbiter's business, not the link's.
@@ -180,6 +181,7 @@ class AdaptationController:
         self.use_edge = False
         self._rtt = _Baseline(self.config.baseline_window_s)
         self._latency = _Baseline(self.config.baseline_window_s)
+        self._replied = False              # a probe reply has come at some time
         self._trouble_since: float | None = None
         self._patience = self.config.trouble_s   # how long trouble must last to step down
         self._calm_since: float | None = None
@@ -215,7 +217,8 @@ class AdaptationController:
         for label, value, baseline, rise in rises:
             if math.isfinite(value) and value > baseline + rise:
                 found.append(f"{label} {value * 1000:.0f} ms > {baseline * 1000:.0f} + {rise * 1000:.0f} ms")
-        if not math.isfinite(rtt) and math.isfinite(rises[0][2]):
+        self._replied = self._replied or math.isfinite(rtt)
+        if not math.isfinite(rtt) and self._replied:
             found.append("no recent probe reply")    # replies stuck behind a queue: no news is not calm
         if math.isfinite(loss) and loss > c.max_loss:
             found.append(f"probe loss {loss:.0%} > {c.max_loss:.0%}")

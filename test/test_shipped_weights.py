@@ -1,17 +1,24 @@
 """Shipped weights: listed in the manifest with the right checksum, loadable, and accurate.
 
-The mIoU floors sit a little below what each checkpoint measured on the same first
-CHECK_IMAGES images of the generated test split, so a damaged or wrong checkpoint fails here.
+The mIoU floors sit a little below what each segmentation checkpoint measured on the same first
+CHECK_IMAGES images of the generated test split, and the PSNR floors a little below what each
+super-resolution checkpoint measured upscaling the first SR_IMAGES of them (downscaled, no codec),
+so a damaged or wrong checkpoint fails here.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from seg_core.data.classes import NUM_CLASSES
-from seg_core.models import MANIFEST_PATH, WEIGHTS_DIR, build_model, load_weights
+from seg_core.data.drives import low_res_frames
+from seg_core.data.scene.sequences import render_scene, split_seed
+from seg_core.models import MANIFEST_PATH, SR_MODEL_NAMES, WEIGHTS_DIR, build_model, load_weights
+from seg_core.models.super_resolution import SuperResolver
+from seg_core.training.metrics import psnr
 from seg_core.models.onnx_export import max_abs_difference
 from seg_core.data.datasets import GeneratedStreetDataset
 from seg_core.training.evaluation import evaluate, torch_predictor
@@ -20,18 +27,28 @@ CHECK_IMAGES = 8
 MIOU_FLOOR = {  # ENet measured 0.324 on these 8 images of the current generator
     "deeplabv3_mobilenet_v3_large.pt": 0.35,
     "enet.pt": 0.30,
+    "icnet.pt": 0.37,          # measured 0.401
+}
+SR_IMAGES, SR_SIZE = 4, (640, 480)
+PSNR_FLOOR = {  # dB measured: x4 28.81 (base) 27.60; x2 32.81 (base) 31.61
+    "carn_m_x4.base.pt": 28.3,
+    "carn_m_x4.pt": 27.1,
+    "carn_m_x2.base.pt": 32.3,
+    "carn_m_x2.pt": 31.1,
 }
 MAX_TOTAL_BYTES = 60_000_000
 
 MANIFEST = json.loads(MANIFEST_PATH.read_text()) if MANIFEST_PATH.is_file() else {}
-CHECKPOINTS = sorted(f for f in MANIFEST if f.endswith(".pt"))
+CHECKPOINTS = sorted(f for f in MANIFEST if f.endswith(".pt") and MANIFEST[f]["model"] not in SR_MODEL_NAMES)
+SR_CHECKPOINTS = sorted(f for f in MANIFEST if f.endswith(".pt") and MANIFEST[f]["model"] in SR_MODEL_NAMES)
 ONNX_EXPORTS = sorted(f for f in MANIFEST if f.endswith(".onnx"))
 
 
 def test_every_shipped_file_is_in_the_manifest():
     shipped = {p.name for p in WEIGHTS_DIR.iterdir() if p.suffix in (".pt", ".onnx")}
     assert shipped == set(MANIFEST), "weights/ and weights/manifest.json disagree"
-    assert set(CHECKPOINTS) == set(MIOU_FLOOR), "every shipped checkpoint needs an mIoU floor here"
+    assert set(CHECKPOINTS) == set(MIOU_FLOOR), "every shipped segmentation checkpoint needs an mIoU floor here"
+    assert set(SR_CHECKPOINTS) == set(PSNR_FLOOR), "every shipped super-resolution checkpoint needs a PSNR floor here"
     assert sum(p.stat().st_size for p in WEIGHTS_DIR.iterdir()) <= MAX_TOTAL_BYTES
 
 
@@ -51,6 +68,15 @@ def test_checkpoint_loads_and_reaches_its_miou_floor(filename):
     test = GeneratedStreetDataset("test", CHECK_IMAGES, *entry["input_size"])
     cm = evaluate(torch_predictor(model), test, CHECK_IMAGES)
     assert cm.miou() >= MIOU_FLOOR[filename], cm.table()
+
+
+@pytest.mark.parametrize("filename", SR_CHECKPOINTS)
+def test_sr_checkpoint_loads_and_reaches_its_psnr_floor(filename):
+    resolver = SuperResolver(MANIFEST[filename]["model"], WEIGHTS_DIR / filename)
+    hr = np.stack([render_scene(split_seed("test", i), *SR_SIZE)[0] for i in range(SR_IMAGES)])
+    lr, _ = low_res_frames(hr, resolver.scale, None)
+    measured = float(np.mean([psnr(resolver.upscale(frame, SR_SIZE), truth) for frame, truth in zip(lr, hr)]))
+    assert measured >= PSNR_FLOOR[filename], f"{filename}: PSNR {measured:.2f} dB"
 
 
 @pytest.mark.parametrize("filename", ONNX_EXPORTS)

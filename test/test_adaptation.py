@@ -16,19 +16,20 @@ DT = 0.1
 BASE_RTT = 0.05
 
 
-def simulate(controller, schedule, t=0.0, probe=0.0):
+def simulate(controller, schedule, t=0.0, probe=0.0, video_share=1.0):
     """Drive ``controller`` over ``schedule`` [(seconds, cap kbit/s or inf), ...] on a link that
     delivers min(sent, cap) and whose RTT and result latency grow with the excess sent. Returns
-    [(t, cap, decision)] and the time and probe padding to continue from."""
+    [(t, cap, decision)] and the time and probe target to continue from. The video sends
+    ``video_share`` of its rung's kbit/s; padding tops it up to a probe's target."""
     trace = []
     for duration, cap in schedule:
         end = t + duration
         while t < end - 1e-9:
             t = round(t + DT, 6)
-            sent = controller.ladder[controller.rung].kbps + probe
+            sent = max(video_share * controller.ladder[controller.rung].kbps, probe)
             queue = max(0.0, sent - cap) / cap
             d = controller.update(t, sent, min(sent, cap), BASE_RTT + 0.2 * queue, 0.0, 0.15 + 0.2 * queue)
-            probe = d.probe_kbps
+            probe = d.probe_target_kbps
             trace.append((t, cap, d))
     return trace, t, probe
 
@@ -83,7 +84,7 @@ def test_steady_cap_no_rung_changes_in_60s(cap):
     trace, _, _ = simulate(c, [(60.0, cap)], 3.0)
     assert not changes(trace)
     assert (c.rung, c.use_edge) == settled
-    probes = [d for _, _, d in trace if d.probe_kbps > 0]
+    probes = [d for _, _, d in trace if d.probe_target_kbps > 0]
     failed = [d for _, _, d in trace if "failed" in d.reason]
     if settled != (4, True):  # under the lowest rung the link is never calm enough to probe
         assert probes and failed
@@ -118,7 +119,7 @@ def test_a_silent_link_stays_trouble_past_the_baseline_window():
     decisions = [c.update(1.0 + 0.1 * k, 60.0, math.nan, math.nan, 0.0, math.nan)   # no reply, no report
                  for k in range(int((end - 1.0) / 0.1))]
     assert (c.rung, c.use_edge) == (len(LADDER) - 1, True)
-    assert all(d.probe_kbps == 0 for d in decisions), "probed for a higher rung on a silent link"
+    assert all(d.probe_target_kbps == 0 for d in decisions), "probed for a higher rung on a silent link"
     assert "no recent probe reply" in decisions[-1].reason
 
 
@@ -126,9 +127,48 @@ def test_probe_pads_to_the_next_rung_with_headroom():
     c = AdaptationController(LADDER)
     trace, t, probe = simulate(c, [(3.0, 600.0)])
     trace, _, _ = simulate(c, [(3.0, math.inf)], t, probe)
-    first = next(d for _, _, d in trace if d.probe_kbps > 0)
-    assert first.probe_kbps == pytest.approx(800.0 * 1.15 - 400.0)
-    assert "probing for r1 (800 kbit/s)" in first.reason
+    first = next(d for _, _, d in trace if d.probe_target_kbps > 0)
+    assert first.probe_target_kbps == pytest.approx(800.0 * 1.15)
+    assert "probing for r1 (800 kbit/s): 920 kbit/s" in first.reason
+
+
+def test_probe_tops_up_a_video_that_sends_less_than_its_rung():
+    ladder = load_ladder(SHIPPED_LADDER)
+    cap = 0.5 * (ladder[1].kbps * (1 + AdaptationConfig().headroom) + ladder[2].kbps)  # rung 2 fits, rung 1 not
+    c = AdaptationController(ladder)
+    simulate(c, [(3.0, cap)], video_share=0.55)
+    assert (c.rung, c.use_edge) == (2, False)
+    trace, _, _ = simulate(c, [(60.0, cap)], 3.0, video_share=0.55)
+    assert not changes(trace), [d.reason for _, d in changes(trace)]
+    assert any("failed" in d.reason for _, _, d in trace)
+
+
+def test_a_step_up_that_does_not_hold_backs_off_like_a_failed_probe():
+    c = AdaptationController(LADDER)
+    t, calm = 0.0, c.config.stable_s
+    def run(seconds, delivered):
+        nonlocal t
+        out = []
+        for _ in range(int(round(seconds / DT))):
+            t = round(t + DT, 6)
+            sent = max(c.ladder[c.rung].kbps, out[-1].probe_target_kbps if out else 0.0)
+            out.append(c.update(t, sent, min(sent, delivered), BASE_RTT, 0.0, math.nan))
+        return out
+    run(1.0, 1000.0)                                        # r0 does not fit: down to r1
+    assert c.rung == 1
+    for _ in range(3):
+        up = [d for d in run(calm + c.config.probe_s + 0.3, math.inf) if d.changed]   # the probe holds
+        assert [d.rung for d in up] == [0] and "probe held" in up[0].reason
+        down = [d for d in run(1.0, 1000.0) if d.changed]    # and the rung does not
+        assert [d.rung for d in down] == [1] and "did not hold" in down[0].reason
+        calm = min(2 * calm, c.config.max_stable_s)
+        assert f"of {calm:.1f} s before probing" in run(0.2, math.inf)[-1].reason
+    run(calm + c.config.probe_s + 0.3, math.inf)
+    assert c.rung == 0
+    run(c.config.confirm_s + 0.2, math.inf)                 # a step up that holds is confirmed
+    down = [d for d in run(1.0, 1000.0) if d.changed]
+    assert [d.rung for d in down] == [1] and "did not hold" not in down[0].reason
+    assert f"of {c.config.stable_s:.1f} s before probing" in run(0.2, math.inf)[-1].reason
 
 
 def test_pareto_keeps_the_front_best_first():
@@ -184,6 +224,7 @@ def test_controller_wants_a_pareto_ladder_best_first():
     ("headroom", -0.1, "headroom must be >= 0"),
     ("max_loss", 0.0, "max_loss must be within"),
     ("max_stable_s", 0.5, "max_stable_s 0.5 must be >= stable_s 0.6"),
+    ("confirm_s", 0.0, "confirm_s must be > 0"),
 ])
 def test_config_validation(field, value, message):
     config = AdaptationConfig(**{field: value})

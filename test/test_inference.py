@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from seg_core.models import inference
+from seg_core.models import inference, registry
 from seg_core.data.classes import NUM_CLASSES
 from seg_core.models.inference import Segmenter
 from seg_core.models import WeightsError, build_model, save_checkpoint
@@ -46,7 +46,8 @@ def test_input_size_overrides_the_checkpoint(weights):
     assert Segmenter("enet", weights=weights, input_size=(128, 64)).input_size == (128, 64)
 
 
-def test_without_weights_runs_untrained_and_says_so(caplog):
+def test_without_weights_runs_untrained_and_says_so(caplog, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)  # an install with no weights shipped
     with caplog.at_level(logging.WARNING):
         seg = Segmenter("icnet")
     assert seg.untrained and "RANDOMLY INITIALISED" in caplog.text

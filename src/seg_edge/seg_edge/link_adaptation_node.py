@@ -6,7 +6,8 @@ whose rung the node applies to the H.264 encoder through its parameters (`scale`
 the encoder restarts with a keyframe). On start it turns on the encoder's frame selector and gives
 it the selector thresholds.
 
-To probe for headroom before stepping up, the controller asks for padding: this node sends it on
+To probe for headroom before stepping up, the controller names the rate the link should carry; this
+node tops the video up to it (what the link monitor saw the video send, plus padding) on
 link/padding (LinkPadding), which the Zenoh bridge carries at a lower priority than the video and
 drops first under congestion, so a probe cannot crowd out the video; the cloud's probe responder
 counts what arrives. When even the lowest rung does not fit, link/adaptation says use_edge and the
@@ -115,8 +116,16 @@ class LinkAdaptationNode(PipelineNode):
             return
         self._applied = wanted
 
+    def _padding_kbps(self) -> float:
+        """Padding that tops the video up to the probe's target rate (0: not probing)."""
+        d, link = self._decision, self._link
+        if d is None or d.probe_target_kbps <= 0:
+            return 0.0
+        video = link.sent_video_kbps if link is not None and math.isfinite(link.sent_video_kbps) else 0.0
+        return max(0.0, d.probe_target_kbps - video)
+
     def _send_padding(self) -> None:
-        kbps = self._decision.probe_kbps if self._decision is not None else 0.0
+        kbps = self._padding_kbps()
         if kbps <= 0:
             return
         nbytes = int(kbps * 1000 / 8 / self.params["padding_rate"])
@@ -131,12 +140,12 @@ class LinkAdaptationNode(PipelineNode):
         state = AdaptationState(
             header=header, rung=rung.name, rung_index=d.rung, rungs=len(self._ladder), scale=float(rung.scale),
             bitrate=int(rung.bitrate), fps=float(rung.fps), rung_kbps=float(rung.kbps), use_edge=d.use_edge,
-            probe_kbps=float(d.probe_kbps), sent_kbps=float(link.sent_video_kbps) if link else math.nan,
+            probe_kbps=float(self._padding_kbps()), sent_kbps=float(link.sent_video_kbps) if link else math.nan,
             delivered_kbps=float(link.delivered_video_kbps) if link else math.nan, reason=d.reason)
         self.publish(self._state_pub, state)
         level = ERROR if d.use_edge else WARN if d.rung > 0 else OK
         values = {"rung": rung.name, "rung_index": str(d.rung), "rung_kbps": f"{rung.kbps:.0f}",
-                  "use_edge": str(d.use_edge).lower(), "probe_kbps": f"{d.probe_kbps:.0f}",
+                  "use_edge": str(d.use_edge).lower(), "probe_kbps": f"{self._padding_kbps():.0f}",
                   "encoder_settings_applied": str(self._applied is not None and self._applied[:3] ==
                                                   (rung.scale, rung.bitrate, rung.fps)).lower()}
         self.publish(self._diag_pub, diagnostic_array(header, level, "seg/adaptation", f"{rung.name}: {d.reason}",

@@ -25,10 +25,13 @@ returns the rung to send (``AdaptationConfig`` holds the thresholds):
   a step down, trouble must last ``drain_s`` to step again: the queue the old rung left behind
   keeps the RTT up for a while.
 - Stepping up needs a probe: after ``stable_s`` without trouble the edge pads its stream up to what
-  the next rung would need (with the headroom) for ``probe_s``. Trouble aborts the probe at once,
-  leaves the rung as it is and doubles the calm time before the next probe (up to
-  ``max_stable_s``); a probe that lasts steps up one rung (or back from ENet to the lowest rung).
-  So a steady cap costs short failed probes, never a rung change.
+  the next rung would need (with the headroom) for ``probe_s``: ``probe_target_kbps`` is the rate
+  the link must carry, video and padding together, so a video that sends less than its rung's
+  measured rate is topped up by more padding. Trouble aborts the probe at once, leaves the rung as
+  it is and doubles the calm time before the next probe (up to ``max_stable_s``); a probe that
+  lasts steps up one rung (or back from ENet to the lowest rung). A step down within ``confirm_s``
+  of a step up counts as a failed probe too: the calm time keeps doubling instead of starting
+  afresh. So a steady cap costs short failed probes, and at most a rare rung change.
 """
 from __future__ import annotations
 
@@ -121,12 +124,13 @@ class AdaptationConfig:
     max_loss: float = 0.2           # probe loss above this is trouble
     baseline_window_s: float = 30.0  # baselines are the lowest RTT / latency seen over this window
     stable_s: float = 0.6           # calm this long (after a change) before probing for the next rung
-    probe_s: float = 0.7            # a probe must stay calm this long to step up
+    probe_s: float = 1.0            # a probe must stay calm this long to step up (the rates are 1 s windows)
     max_stable_s: float = 2.5       # each failed probe doubles the calm time before the next, up to this
+    confirm_s: float = 5.0          # a step up that lasts this long is confirmed; one undone sooner failed
 
     def validate(self) -> None:
         for name in ("trouble_s", "drain_s", "rtt_rise_s", "latency_rise_s", "baseline_window_s", "stable_s",
-                     "probe_s"):
+                     "probe_s", "confirm_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.trouble_s >= 1.0:
@@ -147,7 +151,7 @@ class AdaptationConfig:
 class Decision:
     rung: int           # index into the ladder, 0 = top
     use_edge: bool      # the lowest rung does not fit: the arbiter should use ENet
-    probe_kbps: float   # padding to send now on top of the video, 0 = not probing
+    probe_target_kbps: float   # kbit/s the link should carry now, video and padding; 0 = not probing
     reason: str
     changed: bool       # rung or use_edge changed at this update
 
@@ -187,6 +191,8 @@ class AdaptationController:
         self._calm_since: float | None = None
         self._wait = self.config.stable_s
         self._probe_since: float | None = None
+        self._climb: tuple[float, float] | None = None   # (when, calm time before it) of the last step up,
+                                                          # until it is confirmed
 
     def update(self, t: float, sent_kbps: float, delivered_kbps: float, rtt_s: float, loss: float,
                result_latency_s: float) -> Decision:
@@ -201,7 +207,7 @@ class AdaptationController:
             reason = self._troubled(t, troubles, sent_kbps, delivered_kbps)
         else:
             reason = self._calm(t)
-        return Decision(self.rung, self.use_edge, self._probe_kbps() if self._probe_since is not None else 0.0,
+        return Decision(self.rung, self.use_edge, self._probe_target_kbps() if self._probe_since is not None else 0.0,
                         reason, (self.rung, self.use_edge) != before)
 
     # ---- what the link says -------------------------------------------------------------------
@@ -234,8 +240,9 @@ class AdaptationController:
             return (f"probe for {target} failed after {elapsed:.1f} s ({'; '.join(troubles)}): "
                     f"stay on {self._where()}, next probe after {self._wait:.1f} s calm")
         if elapsed < self.config.probe_s:
-            return f"probing for {target}: +{self._probe_kbps():.0f} kbit/s, {elapsed:.1f} of {self.config.probe_s:g} s"
+            return f"probing for {target}: {self._probe_target_kbps():.0f} kbit/s, {elapsed:.1f} of {self.config.probe_s:g} s"
         self._probe_since = None
+        self._climb = (t, self._wait)
         self._wait = self.config.stable_s
         if self.use_edge:
             self.use_edge = False
@@ -271,7 +278,12 @@ class AdaptationController:
                 self.rung = fits[0]
             else:
                 self.rung, self.use_edge = len(self.ladder) - 1, True
-        self._wait = self.config.stable_s
+        if self._climb is not None:   # the last step up did not hold: it was a failed probe
+            self._wait = min(2.0 * self._climb[1], self.config.max_stable_s)
+            what += f" (the step up {t - self._climb[0]:.1f} s ago did not hold)"
+        else:
+            self._wait = self.config.stable_s
+        self._climb = None
         self._changed(t)
         self._patience = self.config.drain_s     # the queue the old rung left takes a while to drain
         return f"{what}: down to {self._where()}"
@@ -281,13 +293,15 @@ class AdaptationController:
         self._patience = self.config.trouble_s
         if self._calm_since is None:
             self._calm_since = t
+        if self._climb is not None and t - self._climb[0] >= self.config.confirm_s:
+            self._climb = None
         if self.rung == 0 and not self.use_edge:
             return f"on the top rung {self._where()}"
         calm = t - self._calm_since
         if calm < self._wait:
             return f"on {self._where()}, calm {calm:.1f} of {self._wait:.1f} s before probing for {self._target()}"
         self._probe_since = t
-        return f"probing for {self._target()}: +{self._probe_kbps():.0f} kbit/s for {self.config.probe_s:g} s"
+        return f"probing for {self._target()}: {self._probe_target_kbps():.0f} kbit/s for {self.config.probe_s:g} s"
 
     # ---- helpers ------------------------------------------------------------------------------
     def _changed(self, t: float) -> None:
@@ -301,8 +315,8 @@ class AdaptationController:
     def _target(self) -> str:
         return f"{self._next().describe()}{' (leaving ENet)' if self.use_edge else ''}"
 
-    def _probe_kbps(self) -> float:
-        return self._next().kbps * (1.0 + self.config.headroom) - self.ladder[self.rung].kbps
+    def _probe_target_kbps(self) -> float:
+        return self._next().kbps * (1.0 + self.config.headroom)
 
     def _where(self) -> str:
         here = self.ladder[self.rung].describe()

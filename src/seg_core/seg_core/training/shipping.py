@@ -86,7 +86,8 @@ def ship_sr(args) -> None:
     bitrate = meta.get("lr_data", {}).get("bitrate")
     segmenter = Segmenter("icnet") if default_weights("icnet") else None
     rows = cloudseg.evaluate_sr(args.model, dest, test_images(args), bitrate, segmenter)
-    variant = f" --variant {args.variant}" if args.variant else ""
+    variant = (f" --variant {args.variant}" if args.variant else "") + (" --lr-data clean" if bitrate is None else
+                                                                        f" --bitrate {bitrate}")
     manifest = read_manifest()
     manifest[dest.name] = file_entry(
         dest, model=args.model, command=meta.get("command"), data=meta.get("data"), lr_data=meta.get("lr_data"),
@@ -94,7 +95,7 @@ def ship_sr(args) -> None:
         metrics={"test": rows, "count": args.count, "image_size": list(args.image_size),
                  "segmenter": "icnet" if segmenter else None,
                  "eval_command": f"python -m seg_core.train eval-sr --model {args.model}{variant} "
-                                 f"--count {args.count}"},
+                                 f"{'--segmenter icnet ' if segmenter else ''}--count {args.count}"},
     )
     MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"shipped {dest} ({dest.stat().st_size / 1e3:.0f} kB): " + "; ".join(

@@ -135,17 +135,17 @@ class LinkAdaptationNode(PipelineNode):
     def _publish_state(self) -> None:
         if self._decision is None:
             return
-        d, rung, link = self._decision, self._rung(), self._link
+        d, rung, link, padding = self._decision, self._rung(), self._link, self._padding_kbps()
         header = Header(stamp=self.now_msg())
         state = AdaptationState(
             header=header, rung=rung.name, rung_index=d.rung, rungs=len(self._ladder), scale=float(rung.scale),
             bitrate=int(rung.bitrate), fps=float(rung.fps), rung_kbps=float(rung.kbps), use_edge=d.use_edge,
-            probe_kbps=float(self._padding_kbps()), sent_kbps=float(link.sent_video_kbps) if link else math.nan,
+            probe_kbps=float(padding), sent_kbps=float(link.sent_video_kbps) if link else math.nan,
             delivered_kbps=float(link.delivered_video_kbps) if link else math.nan, reason=d.reason)
         self.publish(self._state_pub, state)
         level = ERROR if d.use_edge else WARN if d.rung > 0 else OK
         values = {"rung": rung.name, "rung_index": str(d.rung), "rung_kbps": f"{rung.kbps:.0f}",
-                  "use_edge": str(d.use_edge).lower(), "probe_kbps": f"{self._padding_kbps():.0f}",
+                  "use_edge": str(d.use_edge).lower(), "probe_kbps": f"{padding:.0f}",
                   "encoder_settings_applied": str(self._applied is not None and self._applied[:3] ==
                                                   (rung.scale, rung.bitrate, rung.fps)).lower()}
         self.publish(self._diag_pub, diagnostic_array(header, level, "seg/adaptation", f"{rung.name}: {d.reason}",

@@ -86,15 +86,15 @@ def ship_sr(args) -> None:
     bitrate = meta.get("lr_data", {}).get("bitrate")
     segmenter = Segmenter("icnet") if default_weights("icnet") else None
     rows = cloudseg.evaluate_sr(args.model, dest, test_images(args), bitrate, segmenter)
-    variant = (f" --variant {args.variant}" if args.variant else "") + (" --lr-data clean" if bitrate is None else
-                                                                        f" --bitrate {bitrate}")
+    variant = f" --variant {args.variant}" if args.variant else ""
+    lr_data = " --lr-data clean" if bitrate is None else f" --bitrate {bitrate}"
     manifest = read_manifest()
     manifest[dest.name] = file_entry(
         dest, model=args.model, command=meta.get("command"), data=meta.get("data"), lr_data=meta.get("lr_data"),
         channels=meta.get("channels"), segmenter=meta.get("segmenter"), dtype="float16",
         metrics={"test": rows, "count": args.count, "image_size": list(args.image_size),
                  "segmenter": "icnet" if segmenter else None,
-                 "eval_command": f"python -m seg_core.train eval-sr --model {args.model}{variant} "
+                 "eval_command": f"python -m seg_core.train eval-sr --model {args.model}{variant}{lr_data} "
                                  f"{'--segmenter icnet ' if segmenter else ''}--count {args.count}"},
     )
     MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")

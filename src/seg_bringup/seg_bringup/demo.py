@@ -35,7 +35,7 @@ from seg_core.data.classes import colorize
 
 from .graph import DEFAULT_PROFILE
 from .link_shaper import LinkShaper
-from .observer import Frame, PipelineObserver
+from .observer import STAGES, Frame, PipelineObserver
 from .runner import Graph, Host, default_params_file, parse_overrides, profile_file
 from .shared_memory import remove_leftovers
 
@@ -236,6 +236,7 @@ def _banner(tile: np.ndarray, text: str, colour=(255, 255, 255)) -> np.ndarray:
     return np.concatenate([band, tile], axis=0)
 
 
+TIMING_TIMEOUT_S = 15.0   # after the cloud serves, for every stage's timing to reach the observer
 SOURCE_COLOURS = {"cloud": (80, 160, 255), "edge": (255, 160, 40)}
 
 
@@ -398,8 +399,9 @@ def split_hosts(domains: tuple[int, int], split_cores: bool) -> dict[str, Host]:
 
 
 def wait_for_cloud(observer, graph, timeout: float, log_file: Path, log=print) -> None:
-    """Wait until both models are loaded and the cloud is the arbiter's source; a cloud too slow to
-    become the source is only warned about."""
+    """Wait until both models are loaded, the cloud is the arbiter's source and every stage's timing
+    arrives; a cloud too slow to become the source, or a stage whose timing has not matched, is only
+    warned about."""
     wait_until(lambda: observer.models_ready == {"cloud", "edge"}, graph, timeout,
                "the models did not load", log_file)
     try:
@@ -410,6 +412,17 @@ def wait_for_cloud(observer, graph, timeout: float, log_file: Path, log=print) -
             raise
         log(f"demo: WARNING: {exc} (too slow for the arbiter's deadline on this machine?); "
             "playing the scenario anyway")
+    # Bandwidth and per-stage latency come from each stage's timing: wait until every stage's has
+    # matched the observer, or say which has not (its figures will be missing).
+    try:
+        wait_until(lambda: set(STAGES) <= observer.stages_timed(), graph, TIMING_TIMEOUT_S,
+                   "no stage timing", log_file)
+    except RuntimeError:
+        if graph.exited():
+            raise
+        missing = ", ".join(sorted(set(STAGES) - observer.stages_timed()))
+        log(f"demo: WARNING: no stage timing from {missing} within {TIMING_TIMEOUT_S:.0f} s; "
+            "its bandwidth and latency figures will be missing")
 
 
 def play(phases: list[Phase], link: LinkShaper, log=print) -> list[tuple[Phase, int, int]]:
@@ -500,8 +513,10 @@ def story(summary: dict) -> list[str]:
             lines.append(f"{row['name']}: the cloud did not become the source again within {row['seconds']:.0f} s "
                          "(too slow for the arbiter's deadline on this machine?).")
     e2e, miou = summary["end_to_end_latency"], summary["live_miou"]["miou"]
-    lines.append(f"camera -> labels median {e2e['median_ms']:.0f} ms; H.264 {summary['bytes']['h264_kbit_per_s']:.0f} "
-                 f"kbit/s instead of {summary['bytes']['raw_mbit_per_s']:.0f} Mbit/s raw; live mIoU "
+    h264 = (f"{summary['bytes']['h264_kbit_per_s']:.0f} kbit/s" if summary["frames_encoded"]
+            else "kbit/s unknown (no timing from h264_encoder)")
+    lines.append(f"camera -> labels median {e2e['median_ms']:.0f} ms; H.264 {h264} "
+                 f"instead of {summary['bytes']['raw_mbit_per_s']:.0f} Mbit/s raw; live mIoU "
                  f"{'n/a' if miou is None else f'{miou:.2f}'}.")
     return lines
 

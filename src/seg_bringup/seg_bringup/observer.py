@@ -142,6 +142,11 @@ class PipelineObserver(Node):
             self.timings.clear()
             self.frames.clear()
 
+    def stages_timed(self) -> set[str]:
+        """The stages whose timing has arrived since the last reset()."""
+        with self.lock:
+            return {stage for timing in self.timings.values() for stage in timing}
+
     def outputs(self) -> list[Frame]:
         """The frames whose labels arrived, in stamp order."""
         with self.lock:

@@ -172,9 +172,11 @@ def _where(exc: BaseException) -> str:
 
 
 class _StopSignals:
-    """Ctrl-C (SIGINT) and SIGTERM ask the node to stop: the first one sets the flag, any further
-    one (ros2 launch forwards a SIGINT beside the terminal's) is ignored, so the clean shutdown
-    runs to its end instead of a KeyboardInterrupt tearing through it."""
+    """Ctrl-C (SIGINT) and SIGTERM ask the node to stop by setting a flag; a further one (ros2
+    launch forwards a SIGINT beside the terminal's) sets it again, so the clean shutdown runs to
+    its end instead of a KeyboardInterrupt tearing through it. The handler stays installed:
+    swapping in SIG_IGN from inside it races a second signal already on its way, which CPython
+    then reports as a traceback ("Signal 2 ignored due to race condition")."""
 
     def __init__(self):
         self.requested = False
@@ -183,8 +185,6 @@ class _StopSignals:
 
     def _on_signal(self, signum, frame) -> None:
         self.requested = True
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
 
 
 def spin_serving(node: Node, stop: _StopSignals) -> None:

@@ -41,7 +41,7 @@ def run(args: list[str], cache_dir) -> None:
 
 
 def common(out, steps: int) -> list[str]:
-    return ["--model", "enet", "--size", *SIZE, "--steps", str(steps), "--batch", "8",
+    return ["--model", "enet", "--size", *SIZE, "--image-size", *SIZE, "--steps", str(steps), "--batch", "8",
             "--lr", "5e-3", "--train-scenes", "100",
             "--eval-every", "0", "--eval-count", "8", "--workers", "0", "--out", str(out)]
 
@@ -196,6 +196,25 @@ def test_eval_runs_the_model_at_its_size_on_camera_size_images(cache_dir, tmp_pa
     assert data["pixels"] == 2 * 64 * 32                    # scored at the images' size
     assert np.asarray(data["confusion_matrix"]).shape == (NUM_CLASSES, NUM_CLASSES)
     assert set(data["confusions"]) <= set(data["iou"])
+
+
+def test_training_renders_at_the_image_size_and_resizes_to_the_model_size(cache_dir, tmp_path):
+    out = tmp_path / "enet.pt"
+    run(["train", *common(out, 2), "--size", "32", "16"], cache_dir)   # the scenes stay 64x32
+    meta = torch.load(out, weights_only=True)
+    assert meta["input_size"] == [32, 16] and meta["data"]["image_size"] == [64, 32]
+
+
+def test_eval_scores_the_drive_through_the_codec(tmp_path):
+    weights = tmp_path / "enet.pt"
+    save_checkpoint(build_model("enet"), weights, "enet", NUM_CLASSES, input_size=[32, 16])
+    report = tmp_path / "report.json"
+    run(["eval", "--model", "enet", "--weights", str(weights), "--drive", "--drive-frames", "3",
+         "--sr-cache", str(tmp_path), "--image-size", "64", "48", "--bitrate", "200000", "--json", str(report)],
+        tmp_path)
+    data = json.loads(report.read_text())
+    assert data["frames"] == "3 frames of generated drive 7 through H.264 at 200 kbit/s at 64x48"
+    assert data["pixels"] == 3 * 64 * 48
 
 
 def test_predictions_at_another_input_size_come_back_at_the_image_size():

@@ -24,9 +24,9 @@ def model_args(p: argparse.ArgumentParser, weights_required: bool = False, choic
                    help="input size (default: the checkpoint's)")
 
 
-def image_size_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE),
-                   help="size the test images are rendered and scored at (default: the camera's)")
+def image_size_arg(p: argparse.ArgumentParser,
+                   help: str = "size the test images are rendered and scored at (default: the camera's)") -> None:
+    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=list(CAMERA_SIZE), help=help)
 
 
 def drive_args(p: argparse.ArgumentParser) -> None:
@@ -39,6 +39,8 @@ def drive_args(p: argparse.ArgumentParser) -> None:
 def add_training_args(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--data", choices=("generated", "cityscapes"), default="generated")
     p.add_argument("--cityscapes-root", help="Cityscapes root (leftImg8bit/, gtFine/)")
+    image_size_arg(p, "size the generated scenes are rendered at before their resize to --size "
+                      "(default: the camera's)")
     p.add_argument("--crop", type=int, nargs=2, metavar=("W", "H"),
                    help="random training crop (default: the whole --size image)")
     p.add_argument("--augment", nargs="*", choices=AUGMENTATIONS, default=list(AUGMENTATIONS),

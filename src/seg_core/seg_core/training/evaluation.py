@@ -76,9 +76,9 @@ def generated_scenes(size: tuple[int, int], count: int, split: str = "test",
     return SceneArrays(rgb[:count], labels[:count])
 
 
-def test_images(args) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``args.count`` generated test images at ``args.image_size``: (rgb, labels) uint8."""
-    rgb, labels = cached_scenes("test", args.count, *args.image_size, args.cache_dir)
+def test_images(args, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """The first ``args.count`` generated images of ``split`` at ``args.image_size``: (rgb, labels) uint8."""
+    rgb, labels = cached_scenes(split, args.count, *args.image_size, args.cache_dir)
     return rgb[:args.count], labels[:args.count]
 
 

@@ -13,12 +13,13 @@ from torch.utils.data import Dataset, Subset
 
 from seg_core.data.classes import CITYSCAPES_CLASSES, NUM_CLASSES
 from seg_core.data.datasets import CityscapesDataset, SceneArrays
+from seg_core.data.drives import drive_frames, low_res_frames
 from seg_core.data.scene_cache import cached_scenes
 from seg_core.data.transforms import Compose, Resize, training_transform
 from seg_core.models import DEFAULT_INPUT_SIZE, MODEL_NAMES, build_model, default_weights, save_checkpoint
-from seg_core.training.arguments import add_training_args, image_size_arg, model_args
+from seg_core.training.arguments import add_training_args, drive_args, image_size_arg, model_args
 from seg_core.training.evaluation import (
-    confusion_lines, evaluate, evaluate_at_camera_size, load_model, model_size, torch_predictor,
+    at_input_size, confusion_lines, evaluate, load_model, model_size, test_images, torch_predictor,
 )
 from seg_core.training.loop import (
     command_line, fit, freeze_backbone, freeze_batchnorm_statistics, init_from, load_frozen, seed_everything,
@@ -29,22 +30,22 @@ log = logging.getLogger(__name__)
 
 
 def make_dataset(args, split: str, count: int, augment: bool) -> Dataset:
-    """Training (augmented crops) or validation (whole images) samples at ``args.size``."""
-    w, h = args.size
-    transform = None
+    """Training (augmented crops) or validation (whole images) samples at ``args.size``: generated
+    scenes are rendered at ``args.image_size`` (the camera's by default) and resized to the model's
+    size, as the segmentation nodes resize camera frames, so a model whose input is not the camera's
+    aspect learns the squeeze it will see."""
+    resize = Resize(*args.size)  # whole frames to the model size, then the augmentations
+    transform = resize
     if augment:
         focus = [CITYSCAPES_CLASSES.index(name) for name in args.rare_classes]
-        transform = training_transform(args.crop or args.size, args.augment, focus_classes=focus,
-                                       focus_p=args.rare_crops)
+        transform = Compose([resize, training_transform(args.crop or args.size, args.augment,
+                                                        focus_classes=focus, focus_p=args.rare_crops)])
     if args.data == "generated":
-        rgb, labels = cached_scenes(split, count, w, h, args.cache_dir, args.workers)
+        rgb, labels = cached_scenes(split, count, *args.image_size, args.cache_dir, args.workers)
         return SceneArrays(rgb[:count], labels[:count], transform)
     if not args.cityscapes_root:
         raise SystemExit("--data cityscapes needs --cityscapes-root DIR")
-    resize = Resize(w, h)  # whole frames to the model size, then the augmentations
-    cs = CityscapesDataset(
-        args.cityscapes_root, split, Compose([resize, transform]) if transform else resize
-    )
+    cs = CityscapesDataset(args.cityscapes_root, split, transform)
     return Subset(cs, range(min(count, len(cs))))
 
 
@@ -108,7 +109,8 @@ def run_meta(args, history: list[dict]) -> dict:
     return {
         "input_size": list(args.size),
         "command": command_line(),
-        "data": {"source": args.data, "train_split": "train", "train_scenes": args.train_scenes,
+        "data": {"source": args.data, "image_size": list(args.image_size), "train_split": "train",
+                 "train_scenes": args.train_scenes,
                  "val_split": "val", "seed": args.seed},
         "history": history,
     }
@@ -128,22 +130,36 @@ def cmd_train(args) -> None:
     print(f"wrote {out}")
 
 
+def eval_frames(args) -> tuple[np.ndarray, np.ndarray, str]:
+    """The (rgb, labels) frames `eval` scores, and what they are: the first ``--count`` images of
+    a generated split, or (``--drive``) the drive the camera plays; with ``--bitrate`` as decoded
+    after the edge encoder's H.264 at that rate (a 30 fps stream)."""
+    if args.drive:
+        rgb, labels = drive_frames(args.drive_seed, args.drive_frames, tuple(args.image_size), args.sr_cache)
+        what = f"{len(rgb)} frames of generated drive {args.drive_seed}"
+    else:
+        rgb, labels = test_images(args, args.split)
+        what = f"{len(rgb)} generated {args.split} images"
+    if args.bitrate:
+        rgb = low_res_frames(rgb, 1, args.bitrate)[0]
+        what += f" through H.264 at {args.bitrate / 1000:g} kbit/s"
+    return rgb, labels, what + " at {}x{}".format(*args.image_size)
+
+
 def cmd_eval(args) -> None:
     torch.set_num_threads(args.threads)
     model, meta = load_model(args.model, args.weights)
     size = model_size(args, meta)
-    cm = evaluate_at_camera_size(model, size, args, args.split, desc=f"eval {args.split}")
+    rgb, labels, what = eval_frames(args)
+    cm = evaluate(at_input_size(torch_predictor(model), size), SceneArrays(rgb, labels), len(rgb), desc="eval")
     print(cm.table())
     print("where the pixels of each class go (largest shares of its pixels predicted as other classes):")
     print("\n".join("  " + line for line in confusion_lines(cm)))
-    iw, ih = args.image_size
-    print(f"mIoU {cm.miou():.4f}  pixel accuracy {cm.pixel_accuracy():.4f}  ({args.count} generated "
-          f"{args.split} images at {iw}x{ih}, model at {size[0]}x{size[1]})")
+    print(f"mIoU {cm.miou():.4f}  pixel accuracy {cm.pixel_accuracy():.4f}  ({what}, model at {size[0]}x{size[1]})")
     if args.json:
         report = {"model": args.model, "weights": str(args.weights or default_weights(args.model)),
-                  "split": args.split, "count": args.count, "input_size": list(size),
-                  "image_size": list(args.image_size), **cm.as_dict(), "confusions": cm.confusions(),
-                  "confusion_matrix": cm.matrix.tolist()}
+                  "frames": what, "input_size": list(size), "image_size": list(args.image_size),
+                  **cm.as_dict(), "confusions": cm.confusions(), "confusion_matrix": cm.matrix.tolist()}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))
         print(f"wrote {args.json}")
@@ -170,5 +186,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("val", "test"), default="test")
     p.add_argument("--count", type=int, default=200)
     image_size_arg(p)
+    p.add_argument("--drive", action="store_true",
+                   help="score the generated drive the camera plays (--drive-seed, --drive-frames) "
+                        "instead of --split")
+    drive_args(p)
+    p.add_argument("--bitrate", type=int, metavar="BPS",
+                   help="score the frames as decoded after H.264 at this rate (the edge encoder's settings)")
     p.add_argument("--json", help="write the report (with the confusion matrix) here")
     p.set_defaults(func=cmd_eval)

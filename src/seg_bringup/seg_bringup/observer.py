@@ -39,6 +39,16 @@ def _stats(values_ms: list[float]) -> dict[str, float]:
             "n": int(arr.size)}
 
 
+def _scores(frames: list["Frame"]) -> dict:
+    """mIoU and pixel accuracy of scored frames, their confusions summed (None without any)."""
+    cm = ConfusionMatrix()
+    if frames:
+        cm.matrix = np.sum([f.confusion for f in frames], axis=0)
+    return {"frames_scored": len(frames),
+            "miou": round(float(cm.miou()), 4) if frames else None,
+            "pixel_accuracy": round(float(cm.pixel_accuracy()), 4) if frames else None}
+
+
 @dataclass
 class Frame:
     """What was seen of one output frame (stamp = the camera image's, ns)."""
@@ -182,10 +192,7 @@ class PipelineObserver(Node):
         raw = sum(t["camera"].output_bytes for t in produced)
         sent = sum(t["h264_encoder"].output_bytes for t in produced if "h264_encoder" in t)
         raw_encoded = sum(t["camera"].output_bytes for t in produced if "h264_encoder" in t)
-        scored = [f.confusion for f in frames if f.confusion is not None]
-        cm = ConfusionMatrix()
-        if scored:
-            cm.matrix = np.sum(scored, axis=0)
+        scored = [f for f in frames if f.confusion is not None]
         return {
             "duration_s": round(duration_s, 2),
             "frames_in": len(produced),
@@ -203,7 +210,7 @@ class PipelineObserver(Node):
                 "raw_mbit_per_s": round(raw * 8 / duration_s / 1e6, 1),
                 "compression_ratio": round(raw_encoded / sent, 1) if sent else None,
             },
-            "live_miou": {"frames_scored": len(scored),
-                          "miou": round(float(cm.miou()), 4) if scored else None,
-                          "pixel_accuracy": round(float(cm.pixel_accuracy()), 4) if scored else None},
+            "live_miou": {**_scores(scored), "by_source": {   # where /segmentation/status said
+                source: _scores([f for f in scored if f.source == source])
+                for source in sorted({f.source for f in scored if f.source})}},
         }

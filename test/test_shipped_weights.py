@@ -22,7 +22,7 @@ from seg_core.models.super_resolution import SuperResolver
 from seg_core.training.metrics import psnr
 from seg_core.models.onnx_export import max_abs_difference
 from seg_core.data.datasets import GeneratedStreetDataset
-from seg_core.training.evaluation import CAMERA_SIZE, at_input_size, evaluate, torch_predictor
+from seg_core.training.evaluation import CAMERA_SIZE, evaluate_at_input_size
 
 CHECK_IMAGES = 8
 MIOU_FLOOR = {  # measured on these 8 images: 0.4927, 0.4518, 0.4103
@@ -68,7 +68,7 @@ def test_checkpoint_loads_and_reaches_its_miou_floor(filename):
     meta = load_weights(model, WEIGHTS_DIR / filename)
     assert meta["input_size"] == entry["input_size"]
     test = GeneratedStreetDataset("test", CHECK_IMAGES, *CAMERA_SIZE)
-    cm = evaluate(at_input_size(torch_predictor(model), entry["input_size"]), test, CHECK_IMAGES)
+    cm = evaluate_at_input_size(model, entry["input_size"], test)
     assert cm.miou() >= MIOU_FLOOR[filename], cm.table()
 
 

@@ -104,12 +104,11 @@ def metrics_summary(cm: ConfusionMatrix) -> dict:
     return {"miou": round(cm.miou(), 4), "pixel_accuracy": round(cm.pixel_accuracy(), 4)}
 
 
-def evaluate_at_camera_size(model: nn.Module, input_size: tuple[int, int], args, split: str = "test",
-                            desc: str = "eval") -> ConfusionMatrix:
-    """The model at ``input_size`` on ``args.count`` generated images of ``split`` rendered and
-    scored at ``args.image_size`` (the camera's by default)."""
-    data = generated_scenes(tuple(args.image_size), args.count, split, args.cache_dir)
-    return evaluate(at_input_size(torch_predictor(model), input_size), data, args.count, desc=desc)
+def evaluate_at_input_size(model: nn.Module, input_size: tuple[int, int], data: Dataset,
+                           desc: str = "eval") -> ConfusionMatrix:
+    """The model run at ``input_size`` on every image of ``data``, scored at the images' own size
+    (the camera's, for the generated test images), as the segmentation nodes run it."""
+    return evaluate(at_input_size(torch_predictor(model), input_size), data, len(data), desc=desc)
 
 
 def confusion_lines(cm: ConfusionMatrix) -> list[str]:

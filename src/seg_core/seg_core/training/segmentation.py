@@ -19,7 +19,7 @@ from seg_core.data.transforms import Compose, Resize, training_transform
 from seg_core.models import DEFAULT_INPUT_SIZE, MODEL_NAMES, build_model, default_weights, save_checkpoint
 from seg_core.training.arguments import add_training_args, drive_args, image_size_arg, model_args
 from seg_core.training.evaluation import (
-    at_input_size, confusion_lines, evaluate, load_model, model_size, test_images, torch_predictor,
+    confusion_lines, evaluate, evaluate_at_input_size, load_model, model_size, test_images, torch_predictor,
 )
 from seg_core.training.loop import (
     command_line, fit, freeze_backbone, freeze_batchnorm_statistics, init_from, load_frozen, seed_everything,
@@ -151,7 +151,7 @@ def cmd_eval(args) -> None:
     model, meta = load_model(args.model, args.weights)
     size = model_size(args, meta)
     rgb, labels, what = eval_frames(args)
-    cm = evaluate(at_input_size(torch_predictor(model), size), SceneArrays(rgb, labels), len(rgb), desc="eval")
+    cm = evaluate_at_input_size(model, size, SceneArrays(rgb, labels))
     print(cm.table())
     print("where the pixels of each class go (largest shares of its pixels predicted as other classes):")
     print("\n".join("  " + line for line in confusion_lines(cm)))

@@ -19,7 +19,7 @@ from seg_core.training import cloudseg
 from seg_core.training.arguments import image_size_arg, model_args
 from seg_core.training.cost import count_flops, count_parameters, file_sha256, gzip_size, latency_and_load
 from seg_core.training.evaluation import (
-    at_input_size, calibration_batches, evaluate, evaluate_at_camera_size, generated_scenes, load_model,
+    at_input_size, calibration_batches, evaluate, evaluate_at_input_size, generated_scenes, load_model,
     metrics_summary, model_size, onnx_predictor, test_images, torch_predictor,
 )
 
@@ -49,7 +49,8 @@ def cmd_ship(args) -> None:
     save_checkpoint(model, dest, args.model, NUM_CLASSES, fp16=True, input_size=list(size), **kept)
     shipped = build_model(args.model, NUM_CLASSES)
     load_weights(shipped, dest)
-    cm = evaluate_at_camera_size(shipped, size, args, desc="test")
+    test = generated_scenes(tuple(args.image_size), args.count, "test", args.cache_dir)
+    cm = evaluate_at_input_size(shipped, size, test, desc="test")
     manifest = read_manifest()
     manifest[dest.name] = file_entry(
         dest, model=args.model, command=meta.get("command"), data=meta.get("data"),
